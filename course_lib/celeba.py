@@ -6,7 +6,7 @@ either layout people have:
 * torchvision's: `<dir>/celeba/img_align_celeba/*.jpg` and `<dir>/celeba/list_attr_celeba.txt`
   (or `<dir>` being that `celeba` folder itself),
 * Kaggle's ("jessicali9530/celeba-dataset"): `<dir>/img_align_celeba/img_align_celeba/*.jpg` and
-  `<dir>/list_attr_celeba.csv`,
+  `<dir>/list_attr_celeba.csv` (or the JPEGs one level up, in `<dir>/img_align_celeba/`),
 
 looking in `root`, then $COURSE_DATA_DIR, then the per-user cache. It crops the usual 148×148 face square out of
 each image, shrinks it to 32×32 or 64×64, and saves the result once as a single `.pt` file in the data folder
@@ -117,6 +117,7 @@ def _layouts(folder: Path) -> list[_Source]:
         _Source(folder / "celeba" / "img_align_celeba", folder / "celeba" / "list_attr_celeba.txt", tv),
         _Source(folder / "img_align_celeba", folder / "list_attr_celeba.txt", tv + " (the celeba folder itself)"),
         _Source(folder / "img_align_celeba" / "img_align_celeba", folder / "list_attr_celeba.csv", kaggle),
+        _Source(folder / "img_align_celeba", folder / "list_attr_celeba.csv", kaggle + " (images one level up)"),
     ]
 
 

@@ -45,6 +45,16 @@ def test_both_layouts_load_the_same_faces(drawn, isolated):
     assert files[0] == "000001.jpg" and torch.equal(tv.attributes, torch.from_numpy(table))
 
 
+def test_kaggle_images_unzipped_one_level_up_are_found(drawn, isolated):
+    root = copy(drawn, isolated, "kaggle")
+    nested = root / "img_align_celeba" / "img_align_celeba"
+    for path in nested.iterdir():
+        path.rename(root / "img_align_celeba" / path.name)
+    nested.rmdir()
+    faces = celeba.load_celeba(root=root, standin=False)
+    assert torch.equal(faces.images, celeba.load_celeba(root=drawn["torchvision"]).images)
+
+
 def test_the_attribute_file_is_in_the_official_format(drawn):
     lines = (drawn["torchvision"] / "celeba" / "list_attr_celeba.txt").read_text().splitlines()
     assert lines[0] == "40" and lines[1].split() == list(celeba.ATTRIBUTE_NAMES)
