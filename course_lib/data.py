@@ -251,3 +251,15 @@ def load_fashion_mnist(
     dataset = torchvision.datasets.FashionMNIST(folder, train=split == "train", download=False)
     data = ImageData(dataset.data.unsqueeze(1).contiguous(), dataset.targets.long(), tuple(dataset.classes))
     return data if n is None else data.subset(n, seed=seed)
+
+
+# CelebA lives in course_lib/celeba.py (it imports this module); these names are re-exported lazily from here.
+_CELEBA_NAMES = ("load_celeba", "FaceData", "make_standin_celeba")
+
+
+def __getattr__(name: str):
+    if name in _CELEBA_NAMES:
+        from course_lib import celeba
+
+        return getattr(celeba, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
