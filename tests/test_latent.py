@@ -1,0 +1,61 @@
+import math
+
+import pytest
+import torch
+
+from course_lib.latent import grid_values, lerp, slerp
+
+
+def test_lerp_endpoints_midpoint_and_shapes():
+    a, b = torch.tensor([0.0, 2.0]), torch.tensor([4.0, -2.0])
+    assert torch.equal(lerp(a, b, 0.0), a) and torch.equal(lerp(a, b, 1.0), b)
+    assert torch.allclose(lerp(a, b, 0.5), torch.tensor([2.0, 0.0]))
+    path = lerp(a, b, torch.linspace(0, 1, 5))
+    assert path.shape == (5, 2) and torch.equal(path[0], a) and torch.equal(path[-1], b)
+
+
+def test_slerp_endpoints_and_orthogonal_midpoint():
+    a, b = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
+    assert torch.allclose(slerp(a, b, 0.0), a, atol=1e-6) and torch.allclose(slerp(a, b, 1.0), b, atol=1e-6)
+    half = 1 / math.sqrt(2)
+    assert torch.allclose(slerp(a, b, 0.5), torch.tensor([half, half, 0.0]), atol=1e-6)
+    assert not torch.allclose(lerp(a, b, 0.5), slerp(a, b, 0.5))  # lerp cuts the corner: norm 0.71
+
+
+def test_slerp_keeps_the_norm_of_equal_norm_vectors_and_lerp_does_not():
+    torch.manual_seed(0)
+    a, b = torch.randn(64), torch.randn(64)
+    b = b / b.norm() * a.norm()
+    t = torch.linspace(0, 1, 11)
+    assert torch.allclose(slerp(a, b, t).norm(dim=1), a.norm().expand(11), rtol=1e-5)
+    assert lerp(a, b, 0.5).norm() < 0.9 * a.norm()
+
+
+def test_slerp_batches_and_parallel_vectors():
+    a, b = torch.randn(4, 8), torch.randn(4, 8)
+    out = slerp(a, b, torch.full((4,), 0.3))
+    assert out.shape == (4, 8)
+    assert torch.allclose(out[2], slerp(a[2], b[2], 0.3), atol=1e-5)
+    v = torch.tensor([1.0, 2.0])
+    assert torch.allclose(slerp(v, 2 * v, 0.5), 1.5 * v)  # parallel: falls back to lerp, no NaN
+
+
+def test_bad_inputs_name_the_parameter():
+    with pytest.raises(ValueError, match="a and b"):
+        lerp(torch.zeros(3), torch.zeros(4), 0.5)
+    with pytest.raises(ValueError, match="non-zero"):
+        slerp(torch.zeros(3), torch.ones(3), 0.5)
+    with pytest.raises(ValueError, match="grid_values='spiral'"):
+        grid_values(5, grid_values="spiral")
+    with pytest.raises(ValueError, match="extent"):
+        grid_values(5, grid_values="quantiles", extent=(-1, 1))
+    with pytest.raises(ValueError, match="n=1"):
+        grid_values(1)
+
+
+def test_grid_values_linear_and_normal_quantiles():
+    assert torch.allclose(grid_values(5), torch.tensor([-3.0, -1.5, 0.0, 1.5, 3.0]))
+    q = grid_values(4, grid_values="quantiles")
+    normal = torch.distributions.Normal(0.0, 1.0)
+    assert torch.allclose(normal.cdf(q), torch.tensor([0.125, 0.375, 0.625, 0.875]), atol=1e-6)
+    assert torch.allclose(q, -q.flip(0), atol=1e-6)

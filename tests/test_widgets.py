@@ -1,0 +1,164 @@
+import io
+import time
+
+import ipywidgets
+import pytest
+import torch
+from PIL import Image
+
+from course_lib import widgets
+from course_lib.latent import lerp, slerp
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+W2 = torch.randn(2, 28 * 28, generator=torch.Generator().manual_seed(0))
+W8 = torch.randn(8, 3 * 32 * 32, generator=torch.Generator().manual_seed(1))
+
+
+def decode(z):
+    """Tiny fixed grey decoder: z (n, 2) -> (n, 1, 28, 28) in [0, 1]."""
+    return torch.sigmoid(z @ W2).reshape(-1, 1, 28, 28)
+
+
+def decode_rgb(z):
+    """Tiny fixed RGB decoder: z (n, 8) -> (n, 3, 32, 32) in [0, 1]."""
+    return torch.sigmoid(z @ W8).reshape(-1, 3, 32, 32)
+
+
+def png_size(data):
+    return Image.open(io.BytesIO(data)).size
+
+
+def test_latent_sliders_update_the_same_image_in_place():
+    s = widgets.latent_sliders(decode, 2, value_range=(-2, 2))
+    image, children, before = s.image_widget, s.widget.children, s.image_bytes
+    assert [slider.description for slider in s.sliders] == ["z[0]", "z[1]"]
+    s.sliders[1].value = 1.5  # fires the callback synchronously
+    assert s.image_bytes != before and s.image_widget is image and s.widget.children is children
+    assert torch.equal(s.z, torch.tensor([0.0, 1.5]))
+    assert torch.allclose(s.image, decode(torch.tensor([[0.0, 1.5]]))[0])
+    assert png_size(s.image_bytes) == (28 * 7, 28 * 7)  # automatic scale: about 200 pixels across
+
+
+def test_latent_sliders_set_decodes_once(monkeypatch):
+    s = widgets.latent_sliders(decode, 2)
+    calls = []
+    monkeypatch.setattr(s, "decode", lambda z: calls.append(z) or decode(z))
+    s.set([1.0, -1.0])
+    assert len(calls) == 1 and torch.equal(calls[0], torch.tensor([[1.0, -1.0]]))
+
+
+def test_latent_sliders_hold_other_coordinates_at_start():
+    start = torch.arange(8.0) / 10
+    s = widgets.latent_sliders(decode_rgb, 8, start=start, dims=[2, 5], scale=2)
+    s.set([1.0, -1.0])
+    expected = start.clone()
+    expected[2], expected[5] = 1.0, -1.0
+    assert torch.allclose(s.z, expected) and png_size(s.image_bytes) == (64, 64)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"latent_dim": 0}, "latent_dim"),
+    ({"latent_dim": 2, "value_range": (3, -3)}, "value_range"),
+    ({"latent_dim": 2, "start": torch.zeros(3)}, "start"),
+    ({"latent_dim": 2, "dims": [2]}, "dims"),
+    ({"latent_dim": 2, "scale": 0}, "scale"),
+    ({"latent_dim": 40}, "dims="),
+])
+def test_latent_sliders_reject_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        widgets.latent_sliders(decode, **kwargs)
+
+
+def test_a_decoder_breaking_the_contract_is_named():
+    with pytest.raises(ValueError, match=r"decode\(z\) must return images"):
+        widgets.latent_sliders(lambda z: z, 2)
+    with pytest.raises(ValueError, match="decode must be callable"):
+        widgets.latent_sliders("model", 2)
+
+
+def test_a_model_in_training_mode_gets_a_warning():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 784), torch.nn.Sigmoid(), torch.nn.Unflatten(1, (1, 28, 28)))
+    with pytest.warns(UserWarning, match="eval"):
+        widgets.latent_sliders(model, 2)
+
+
+def test_latent_map_moves_the_marker_and_decodes_the_chosen_point():
+    z, labels = torch.randn(400, 2), torch.arange(400) % 4
+    m = widgets.latent_map(decode, z, labels, classes=["a", "b", "c", "d"])
+    image, scatter, before_map = m.image_widget, m.map_widget, m.map_widget.value
+    m.x_slider.value = 1.0
+    assert m.map_widget.value != before_map and m.map_widget is scatter and m.image_widget is image
+    m.set(-1.0, 0.5)
+    assert torch.allclose(m.image, decode(torch.tensor([[-1.0, 0.5]]))[0])
+    x, y = (round(v) for v in m._to_pixel(-1.0, 0.5))
+    red = Image.open(io.BytesIO(m.map_widget.value)).convert("RGB").getpixel((x, y))
+    assert red[0] > 180 and red[1] < 60 and red[2] < 60  # the marker is drawn where the point is
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        widgets.latent_map(decode, torch.randn(10, 3))
+
+
+def test_interpolation_ends_are_the_decoded_endpoints():
+    torch.manual_seed(0)
+    a, b = torch.randn(8), torch.randn(8)
+    w = widgets.interpolation(decode_rgb, a, b, steps=10)
+    image = w.image_widget
+    ends = decode_rgb(torch.stack([a, b]))
+    w.set(t=0.0)
+    assert torch.allclose(w.image, ends[0], atol=1e-6)
+    w.set(t=1.0)
+    assert torch.allclose(w.image, ends[1], atol=1e-6)
+    w.set(t=0.5, method="slerp")
+    assert torch.allclose(w.z, slerp(a, b, 0.5)) and torch.allclose(w.image, decode_rgb(slerp(a, b, 0.5)[None])[0])
+    w.method_buttons.value = "linear"  # the buttons fire the same callback
+    assert torch.allclose(w.z, lerp(a, b, 0.5)) and w.image_widget is image
+    with pytest.raises(ValueError, match="method='cubic'"):
+        widgets.interpolation(decode_rgb, a, b, method="cubic")
+    with pytest.raises(ValueError, match="z_end"):
+        widgets.interpolation(decode_rgb, a, torch.randn(7))
+
+
+def test_attribute_slider_adds_the_direction():
+    z, direction = torch.randn(8), torch.randn(8)
+    w = widgets.attribute_slider(decode_rgb, z[None], direction, strength_range=(-2, 2), name="smile")
+    assert torch.allclose(w.image, decode_rgb(z[None])[0])  # starts at strength 0: the original
+    before = w.image_bytes
+    w.strength_slider.value = 1.5
+    assert w.image_bytes != before
+    assert torch.allclose(w.image, decode_rgb((z + 1.5 * direction)[None])[0], atol=1e-6)
+    with pytest.raises(ValueError, match="strength_range"):
+        widgets.attribute_slider(decode_rgb, z, direction, strength_range=(1, 1))
+
+
+def all_widgets():
+    return [
+        widgets.latent_sliders(decode, 2),
+        widgets.latent_map(decode, torch.randn(100, 2), torch.arange(100) % 3),
+        widgets.interpolation(decode_rgb, torch.randn(8), torch.randn(8)),
+        widgets.attribute_slider(decode_rgb, torch.randn(8), torch.randn(8)),
+    ]
+
+
+def test_display_offers_the_widget_and_a_static_picture(monkeypatch):
+    monkeypatch.delenv("COURSE_STATIC_WIDGETS", raising=False)
+    for w in all_widgets():
+        bundle = w._repr_mimebundle_()
+        assert bundle[WIDGET_VIEW]["model_id"] == w.widget.model_id
+        assert bundle["image/png"].startswith(b"\x89PNG") and min(png_size(bundle["image/png"])) > 100
+        assert not bundle["text/plain"].startswith(("VBox", "HBox")) and "static picture" in bundle["text/plain"]
+        assert isinstance(w.widget, ipywidgets.VBox)
+
+
+def test_static_mode_shows_only_the_picture(monkeypatch):
+    monkeypatch.setenv("COURSE_STATIC_WIDGETS", "1")
+    bundle = widgets.latent_sliders(decode, 2)._repr_mimebundle_()
+    assert WIDGET_VIEW not in bundle and bundle["image/png"].startswith(b"\x89PNG")
+
+
+def test_update_latency_smoke():
+    """Runs the hot path many times; the timing itself is measured by benchmarks/widget_latency.py."""
+    s = widgets.latent_sliders(decode, 2)
+    start = time.perf_counter()
+    for k in range(50):
+        s.sliders[0].value = -2 + 0.08 * k
+    assert time.perf_counter() - start < 60  # only catches a hang, not a slowdown
+    assert torch.allclose(s.z, torch.tensor([-2 + 0.08 * 49, 0.0]))
