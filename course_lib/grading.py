@@ -195,7 +195,6 @@ def grade_notebook(path: Path | None, student: str, keys: list[str], *, cell_tim
 def _run(plan: list, grade: Grade, work: Path, token: str, hook: str, cell_timeout: float, timeout: float,
          fast: bool) -> str:
     """Execute the plan in a fresh kernel; fill grade.results and grade.notes; return why it stopped early."""
-    from jupyter_client.kernelspec import KernelSpec
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -211,9 +210,7 @@ def _run(plan: list, grade: Grade, work: Path, token: str, hook: str, cell_timeo
                             resources={"metadata": {"path": str(work)}})
     replies: list[dict] = []
     client.on_cell_executed = lambda cell, cell_index, execute_reply: replies.append(execute_reply)
-    client.km = client.create_kernel_manager()  # this interpreter's environment, whatever kernels are installed
-    client.km._kernel_spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                                        display_name="course grader", language="python")
+    use_this_python(client)
 
     def execute(index: int, seconds: float) -> bool:
         """Run cell `index`; False if it timed out."""
@@ -241,7 +238,7 @@ def _run(plan: list, grade: Grade, work: Path, token: str, hook: str, cell_timeo
                         return f"the kernel did not respond after {where} was stopped for running too long."
             except DeadKernelError:
                 return (f"the kernel died while running {where if kind == 'cell' else 'the check of ' + key} "
-                        "(os._exit, sys.exit from a thread, a crash, or running out of memory).")
+                        "(os._exit, os.kill, exit(), a crash, or running out of memory).")
             outputs = nb.cells[position].outputs
             if kind == "cell":
                 note = _error_note(where, outputs)
@@ -252,6 +249,15 @@ def _run(plan: list, grade: Grade, work: Path, token: str, hook: str, cell_timeo
                 if not finished:
                     grade.notes.append(f"the check of {key} was stopped after {cell_timeout:g} s.")
     return ""
+
+
+def use_this_python(client) -> None:
+    """Make an nbclient NotebookClient start its kernel with this interpreter, whatever kernels are installed."""
+    from jupyter_client.kernelspec import KernelSpec
+
+    client.km = client.create_kernel_manager()
+    client.km._kernel_spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                        display_name="Python (this environment)", language="python")
 
 
 def _read_result(key: str, outputs: list, token: str, finished: bool, cell_timeout: float) -> tuple[str, int, str]:
