@@ -148,7 +148,12 @@ def expect_close(got: Any, expected: Any, *, tried: str, hint: str = "", rtol: f
     if got_array.shape != want.shape:
         raise CheckFailure(tried, f"shape {want.shape}", f"shape {got_array.shape}",
                            hint or "Check which axis you reduce over.")
-    if not np.allclose(got_array, want, rtol=rtol, atol=atol, equal_nan=False):
+    wrong = np.argwhere(~np.isclose(got_array, want, rtol=rtol, atol=atol, equal_nan=False))
+    if len(wrong) and want.size > 8:  # too big to print: show where the first difference is
+        at = tuple(int(i) for i in wrong[0])
+        raise CheckFailure(tried, f"{_short(expected)}, with {want[at]:.4g} at index {at}",
+                           f"{_short(got)}, with {got_array[at]:.4g} at index {at}", hint)
+    if len(wrong):
         raise CheckFailure(tried, expected, got, hint)
 
 

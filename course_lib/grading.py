@@ -238,7 +238,7 @@ def _run(plan: list, grade: Grade, work: Path, token: str, hook: str, cell_timeo
                         return f"the kernel did not respond after {where} was stopped for running too long."
             except DeadKernelError:
                 return (f"the kernel died while running {where if kind == 'cell' else 'the check of ' + key} "
-                        "(os._exit, os.kill, exit(), a crash, or running out of memory).")
+                        "(os._exit, os.kill, a crash, or running out of memory).")
             outputs = nb.cells[position].outputs
             if kind == "cell":
                 note = _error_note(where, outputs)

@@ -50,6 +50,16 @@ def test_a_wrong_shape_is_named(square_exercise):
     assert result.status == FAILED and "expected: 'shape (2,)'" in result.message and "got:      'shape ()'" in result.message
 
 
+def test_a_large_wrong_tensor_shows_the_first_wrong_entry():
+    expected = torch.zeros(3, 4)
+    got = expected.clone()
+    got[1, 2] = 5.0
+    with pytest.raises(CheckFailure) as failed:
+        expect_close(got, expected, tried="f()")
+    assert failed.value.expected == "tensor of shape (3, 4), with 0 at index (1, 2)"
+    assert failed.value.got == "tensor of shape (3, 4), with 5 at index (1, 2)"
+
+
 def test_code_that_raises_is_reported_in_one_line(square_exercise):
     def broken(x):
         return x.nonexistent()
