@@ -90,7 +90,12 @@ def run_check(key: str, answer: Any) -> Result:
     if key not in EXERCISES:
         known = ", ".join(sorted(EXERCISES)) or "none"
         raise KeyError(f"There is no exercise {key!r}. Known exercises: {known}.")
-    ex = EXERCISES[key]
+    return evaluate(EXERCISES[key], answer)
+
+
+def evaluate(ex: Exercise, answer: Any) -> Result:
+    """Run the test of exercise `ex` on `answer` (run_check without the registry lookup; the grader uses it)."""
+    key = ex.key
     try:
         ex.test(answer)
     except NotImplementedError:
@@ -143,8 +148,81 @@ def expect_close(got: Any, expected: Any, *, tried: str, hint: str = "", rtol: f
     if got_array.shape != want.shape:
         raise CheckFailure(tried, f"shape {want.shape}", f"shape {got_array.shape}",
                            hint or "Check which axis you reduce over.")
-    if not np.allclose(got_array, want, rtol=rtol, atol=atol, equal_nan=False):
+    wrong = np.argwhere(~np.isclose(got_array, want, rtol=rtol, atol=atol, equal_nan=False))
+    if len(wrong) and want.size > 8:  # too big to print: show where the first difference is
+        at = tuple(int(i) for i in wrong[0])
+        raise CheckFailure(tried, f"{_short(expected)}, with {want[at]:.4g} at index {at}",
+                           f"{_short(got)}, with {got_array[at]:.4g} at index {at}", hint)
+    if len(wrong):
         raise CheckFailure(tried, expected, got, hint)
 
 
 # ---- notebook exercises are registered below, one section per notebook --------------------------------------
+
+# ---- notebook 00: warm-up ----
+
+def _warmup_images(n: int, height: int = 4, width: int = 4, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 1, height, width, generator=torch.Generator().manual_seed(seed))
+
+
+@exercise("00.1", "the mean image of one class", points=2,
+          hint="select the images whose label equals `label`, then average over the batch axis keeping (1, H, W)")
+def _test_mean_image(answer: Callable) -> None:
+    images, labels = _warmup_images(6, 3, 5), torch.tensor([0, 1, 0, 2, 0, 1])
+    for label in (0, 1, 2):
+        tried = f"mean_image(images of shape (6, 1, 3, 5), labels={labels.tolist()}, label={label})"
+        got = call(answer, images.clone(), labels.clone(), label, tried=tried)
+        expect_close(got, images[labels == label].mean(dim=0), tried=tried)
+    images = _warmup_images(4, 28, 28, seed=1)
+    tried = "mean_image(4 images of shape (1, 28, 28), labels=[7, 7, 7, 7], label=7)"
+    expect_close(call(answer, images.clone(), torch.full((4,), 7), 7, tried=tried), images.mean(dim=0), tried=tried)
+    tried = "mean_image(images, labels=[0, 1, 0, 2, 0, 1], label=5), a class with no images"
+    try:
+        got = answer(_warmup_images(6), torch.tensor([0, 1, 0, 2, 0, 1]), 5)
+    except ValueError:
+        return
+    except NotImplementedError:
+        raise
+    except Exception as err:
+        got = f"{type(err).__name__}: {err}"
+    raise CheckFailure(tried, "a ValueError saying that no image has label 5", got,
+                       "an empty class has no mean; raise ValueError(...) with a message naming the label")
+
+
+@exercise("00.2", "binarise images at a threshold",
+          hint="compare with `images > threshold` and convert the result with .float()")
+def _test_binarise(answer: Callable) -> None:
+    images = _warmup_images(3, 4, 4)
+    for threshold in (0.5, 0.2, 0.0, 1.0):
+        tried = f"binarise(3 random images of shape (1, 4, 4), threshold={threshold})"
+        got = call(answer, images.clone(), threshold, tried=tried)
+        if not isinstance(got, torch.Tensor) or got.dtype != torch.float32:
+            raise CheckFailure(tried, "a float32 tensor", got if not isinstance(got, torch.Tensor) else got.dtype,
+                               "convert the boolean mask with .float()")
+        expect_close(got, (images > threshold).float(), tried=tried)
+    edge = torch.tensor([0.25, 0.5, 0.75]).reshape(1, 1, 1, 3)
+    tried = "binarise(pixels [0.25, 0.5, 0.75], threshold=0.5): a pixel equal to the threshold is off"
+    expect_close(call(answer, edge.clone(), 0.5, tried=tried), torch.tensor([0.0, 0.0, 1.0]).reshape(1, 1, 1, 3),
+                 tried=tried, hint="a pixel is on only when it is strictly brighter than the threshold")
+    original = images.clone()
+    call(answer, images, 0.5, tried="binarise(images, 0.5)")
+    if not torch.equal(images, original):
+        raise CheckFailure("binarise(images, 0.5), then looking at `images` again", "images unchanged",
+                           "images modified in place", "return a new tensor; do not write into the input")
+
+
+@exercise("00.3", "the fraction of 'on' pixels in each image",
+          hint="binarise, then take the mean over the channel, height and width axes: dim=(1, 2, 3)")
+def _test_on_fraction(answer: Callable) -> None:
+    images = _warmup_images(5, 6, 6)
+    for threshold in (0.5, 0.9):
+        tried = f"on_fraction(5 random images of shape (1, 6, 6), threshold={threshold})"
+        got = call(answer, images.clone(), threshold, tried=tried)
+        expect_close(got, (images > threshold).float().mean(dim=(1, 2, 3)), tried=tried)
+    blank = torch.stack([torch.zeros(1, 3, 3), torch.ones(1, 3, 3)])
+    tried = "on_fraction(an all-black and an all-white 3x3 image, threshold=0.5)"
+    expect_close(call(answer, blank, 0.5, tried=tried), torch.tensor([0.0, 1.0]), tried=tried)
+    tried = "on_fraction(one image of shape (1, 28, 28), threshold=0.5): the answer still has one entry per image"
+    single = _warmup_images(1, 28, 28, seed=2)
+    expect_close(call(answer, single, 0.5, tried=tried), (single > 0.5).float().mean(dim=(1, 2, 3)), tried=tried,
+                 hint="keep the batch axis: reduce over dim=(1, 2, 3), not over everything")

@@ -1,0 +1,142 @@
+"""The exercise-check API, then each notebook's checks (one section per notebook, appended below)."""
+import pytest
+import torch
+
+from course_lib import checks
+from course_lib.checks import (FAILED, NOT_DONE, PASSED, CheckFailure, ExerciseNotPassed, call, check, exercise,
+                               expect_close, run_check)
+
+
+@pytest.fixture
+def square_exercise():
+    """A throwaway exercise 99.1, 'square a tensor', removed again after the test."""
+
+    @exercise("99.1", "square a tensor", points=3, hint="use x * x")
+    def _test(answer):
+        for values in ([1.0, 2.0], [0.0], [-3.0, 0.5, 4.0]):
+            tried = f"square(tensor({values}))"
+            expect_close(call(answer, torch.tensor(values), tried=tried), torch.tensor(values) ** 2, tried=tried)
+
+    yield "99.1"
+    del checks.EXERCISES["99.1"]
+
+
+def _stub(*args):
+    raise NotImplementedError("use x * x")
+
+
+def test_a_right_answer_passes_with_its_points(square_exercise, capsys):
+    result = check(square_exercise, lambda x: x * x)
+    assert (result.status, result.points, result.max_points) == (PASSED, 3, 3) and result.passed
+    assert capsys.readouterr().out.strip() == "[99.1] square a tensor: passed (3/3)."
+
+
+def test_a_stub_is_not_done_yet(square_exercise):
+    result = run_check(square_exercise, _stub)
+    assert (result.status, result.points) == (NOT_DONE, 0)
+    assert "not done yet" in result.message and "Hint: use x * x" in result.message
+
+
+def test_a_wrong_answer_says_what_was_tried_expected_and_got(square_exercise):
+    result = run_check(square_exercise, lambda x: x.abs() * x)  # right for the first inputs, wrong for negatives
+    assert result.status == FAILED and result.points == 0
+    assert "tried:    square(tensor([-3.0, 0.5, 4.0]))" in result.message
+    assert "expected: tensor([ 9.0000, 0.2500, 16.0000])" in result.message
+    assert "got:      tensor([-9.0000, 0.2500, 16.0000])" in result.message and "hint:     use x * x" in result.message
+
+
+def test_a_wrong_shape_is_named(square_exercise):
+    result = run_check(square_exercise, lambda x: (x * x).sum())
+    assert result.status == FAILED and "expected: 'shape (2,)'" in result.message and "got:      'shape ()'" in result.message
+
+
+def test_a_large_wrong_tensor_shows_the_first_wrong_entry():
+    expected = torch.zeros(3, 4)
+    got = expected.clone()
+    got[1, 2] = 5.0
+    with pytest.raises(CheckFailure) as failed:
+        expect_close(got, expected, tried="f()")
+    assert failed.value.expected == "tensor of shape (3, 4), with 0 at index (1, 2)"
+    assert failed.value.got == "tensor of shape (3, 4), with 5 at index (1, 2)"
+
+
+def test_code_that_raises_is_reported_in_one_line(square_exercise):
+    def broken(x):
+        return x.nonexistent()
+
+    result = run_check(square_exercise, broken)
+    assert result.status == FAILED and "AttributeError" in result.message and "Traceback" not in result.message
+
+
+def test_passing_the_result_instead_of_the_function_is_explained(square_exercise):
+    result = run_check(square_exercise, torch.tensor([1.0, 4.0]))
+    assert result.status == FAILED and "Pass the function itself" in result.message
+
+
+def test_check_raises_a_short_error_that_ipython_renders_as_the_message_only(square_exercise):
+    with pytest.raises(ExerciseNotPassed) as raised:
+        check(square_exercise, _stub)
+    assert raised.value._render_traceback_() == [raised.value.result.message]
+    assert raised.value.result.status == NOT_DONE
+
+
+def test_an_unknown_key_lists_the_known_ones(square_exercise):
+    with pytest.raises(KeyError, match=r"There is no exercise '99\.9'.*99\.1"):
+        run_check("99.9", _stub)
+
+
+def test_a_key_cannot_be_registered_twice(square_exercise):
+    with pytest.raises(ValueError, match="registered twice"):
+        exercise("99.1", "again")(lambda answer: None)
+
+
+def test_check_failure_carries_its_parts():
+    failure = CheckFailure("f(1)", 2, 3, "add one")
+    assert (failure.tried, failure.expected, failure.got, failure.hint) == ("f(1)", 2, 3, "add one")
+
+
+# ---- notebook 00: warm-up ----
+
+def _mean_image(images, labels, label):
+    chosen = images[labels == label]
+    if len(chosen) == 0:
+        raise ValueError(f"no image has label {label}")
+    return chosen.mean(dim=0)
+
+
+def _binarise(images, threshold=0.5):
+    return (images > threshold).float()
+
+
+def _on_fraction(images, threshold=0.5):
+    return (images > threshold).float().mean(dim=(1, 2, 3))
+
+
+WARMUP_WRONG = {
+    "00.1": [lambda images, labels, label: images.mean(dim=0),                       # ignores the label
+             lambda images, labels, label: images[labels == label].mean(dim=(0, 1)),  # drops the channel axis
+             lambda images, labels, label: images[labels == label].mean(dim=0)],      # NaN instead of ValueError
+    "00.2": [lambda images, threshold=0.5: (images >= threshold).float(),             # equal counts as on
+             lambda images, threshold=0.5: images > threshold,                        # bool, not float
+             lambda images, threshold=0.5: images.gt_(threshold)],                    # writes into the input
+    "00.3": [lambda images, threshold=0.5: (images > threshold).float().mean(),       # one number, not one per image
+             lambda images, threshold=0.5: (images > threshold).float().sum(dim=(1, 2, 3)),
+             lambda images, threshold=0.5: (images > threshold).float().mean(dim=(1, 2, 3)).squeeze()],
+}
+
+
+@pytest.mark.parametrize("key, answer", [("00.1", _mean_image), ("00.2", _binarise), ("00.3", _on_fraction)])
+def test_warmup_reference_answers_pass(key, answer):
+    assert run_check(key, answer).status == PASSED
+
+
+@pytest.mark.parametrize("key", ["00.1", "00.2", "00.3"])
+def test_warmup_stubs_are_not_done(key):
+    assert run_check(key, _stub).status == NOT_DONE
+
+
+@pytest.mark.parametrize("key, index", [(key, i) for key, wrongs in WARMUP_WRONG.items() for i in range(len(wrongs))])
+def test_warmup_plausible_wrong_answers_fail_with_a_message(key, index):
+    result = run_check(key, WARMUP_WRONG[key][index])
+    assert result.status == FAILED, result.message
+    assert "tried:" in result.message and "expected:" in result.message
