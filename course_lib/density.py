@@ -293,7 +293,7 @@ def plot_density_2d(log_density: Callable[[torch.Tensor], torch.Tensor], *, ax=N
     filled = ax.contourf(xs, ys, density, levels=levels, cmap="Blues")
     plt.colorbar(filled, ax=ax, label="density p(x)")
     if points is not None:
-        colours = None if labels is None else np.asarray(labels)
-        ax.scatter(points[:, 0], points[:, 1], c=colours, cmap="coolwarm", s=6, alpha=0.7, edgecolors="none")
+        style = {"c": "tab:gray"} if labels is None else {"c": np.asarray(labels), "cmap": "coolwarm"}
+        ax.scatter(points[:, 0], points[:, 1], s=6, alpha=0.7, edgecolors="none", **style)
     ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$", title=title)
     return ax
