@@ -130,7 +130,8 @@ class BernoulliMixture(_BernoulliModel):
     def _log_joint(self, rows: torch.Tensor) -> torch.Tensor:
         """log w_k + log p(x | k) for every image and component: (n, K)."""
         log_p, log_q = self.probs_.log(), (1 - self.probs_).log()
-        return self.weights_.log() + rows @ log_p.T + (1 - rows) @ log_q.T
+        # sum_j x_j log p_kj + (1 - x_j) log(1 - p_kj), as one matrix product
+        return self.weights_.log() + rows @ (log_p - log_q).T + log_q.sum(1)
 
     def fit(self, x: torch.Tensor) -> BernoulliMixture:
         """x: (n, ...) in {0, 1}. Sets `weights_` (K,), `probs_` (K, d), `history_` (train nats per image)."""
