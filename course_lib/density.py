@@ -57,6 +57,11 @@ def _as_binary_rows(x: torch.Tensor, name: str) -> torch.Tensor:
     return x
 
 
+def _check_count(n: int, where: str) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{where}: n={n!r} must be a positive whole number of samples.")
+
+
 class _BernoulliModel:
     """What both image models share: input checks, `score`, and the fitted image shape."""
 
@@ -102,6 +107,7 @@ class IndependentBernoulli(_BernoulliModel):
     def sample(self, n: int, *, seed: int | None = None) -> torch.Tensor:
         """n new images (n, ...) in {0, 1}, each pixel drawn on its own."""
         self._rows(torch.zeros(1, *(self.shape_ or ())), "sample")
+        _check_count(n, f"{type(self).__name__}.sample")
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         return torch.bernoulli(self.probs_.expand(n, -1), generator=generator).reshape(n, *self.shape_)
 
@@ -170,6 +176,7 @@ class BernoulliMixture(_BernoulliModel):
     def sample(self, n: int, *, seed: int | None = None) -> torch.Tensor:
         """n new images (n, ...) in {0, 1}: pick a component by its weight, then flip each pixel's coin."""
         self._rows(torch.zeros(1, *(self.shape_ or ())), "sample")
+        _check_count(n, f"{type(self).__name__}.sample")
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         component = torch.multinomial(self.weights_, n, replacement=True, generator=generator)
         return torch.bernoulli(self.probs_[component], generator=generator).reshape(n, *self.shape_)
@@ -263,6 +270,7 @@ class GaussianClassifier:
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """n new points x (n, d) and their labels y (n,): from class `label`, or with classes drawn from p(y)."""
         densities = self._class_densities()
+        _check_count(n, "GaussianClassifier.sample")
         n_classes = len(self.priors_)
         if label is not None and not 0 <= label < n_classes:
             raise ValueError(f"GaussianClassifier.sample: label={label!r} must be one of 0..{n_classes - 1}.")

@@ -137,6 +137,8 @@ def test_image_models_explain_bad_input(make, images):
         model.score(train[:5, :, :14])
     with pytest.raises(ValueError, match="n_components"):
         density.BernoulliMixture(0)
+    with pytest.raises(ValueError, match="n=0"):
+        model.sample(0)
     with pytest.raises(ValueError, match="smaller n_components"):
         density.BernoulliMixture(20).fit(train[:10])
 
