@@ -8,6 +8,7 @@ Modules:
 - `latent`: lerp, slerp and latent grids
 - `viz`: figures (image grids, latent maps, decoded grids, loss curves)
 - `widgets`: interactive latent-space explorers
+- `density`: likelihood-based density models (Gaussian MLE and classifier, independent Bernoulli, Bernoulli mixture), binarisation, bits per dimension
 - `checks`: exercise checks (learners' instant feedback; the grader runs the same ones)
 - `make_exercises`: generates exercises/ from solutions/ (`python -m course_lib.make_exercises [--check]`)
 - `grading`: batch grading of submitted notebooks (`python -m course_lib.grading SUBMISSIONS --out OUT`)

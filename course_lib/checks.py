@@ -226,3 +226,163 @@ def _test_on_fraction(answer: Callable) -> None:
     single = _warmup_images(1, 28, 28, seed=2)
     expect_close(call(answer, single, 0.5, tried=tried), (single > 0.5).float().mean(dim=(1, 2, 3)), tried=tried,
                  hint="keep the batch axis: reduce over dim=(1, 2, 3), not over everything")
+
+# ---- notebook 01: generative vs discriminative modelling ---------------------------------------------------------
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@exercise("01.1", "Sample from a class-conditional Gaussian", points=2,
+          hint="Factor cov = L L^T with torch.linalg.cholesky, then x = mean + z @ L.T with z ~ N(0, I) (torch.randn).")
+def _check_sample_gaussian(answer):
+    cases = [(torch.tensor([-1.0, -0.5]), torch.tensor([[1.0, 0.6], [0.6, 0.8]])),
+             (torch.tensor([1.5, 1.0]), torch.tensor([[0.5, -0.2], [-0.2, 0.6]])),
+             (torch.tensor([0.0, 2.0, -3.0]), torch.tensor([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])),
+             (torch.tensor([4.0]), torch.tensor([[0.25]]))]
+    for mean, cov in cases:
+        tried = f"sample_gaussian(mean={mean.tolist()}, cov={cov.tolist()}, n=20000)"
+        x = torch.as_tensor(call(answer, mean, cov, 20000, tried=tried)).double()
+        if x.shape != (20000, len(mean)):
+            raise CheckFailure(tried, f"shape (20000, {len(mean)})", f"shape {tuple(x.shape)}",
+                               "Return one row per sample, one column per dimension.")
+        expect_close(x.mean(0), mean, tried=tried + ", then the mean of the samples", atol=0.06, rtol=0)
+        got_cov = torch.cov(x.T).reshape(len(mean), len(mean))
+        expect_close(got_cov, cov, tried=tried + ", then the covariance of the samples", atol=0.08, rtol=0,
+                     hint="The spread is wrong: multiply z by the Cholesky factor L (not by cov itself).")
+    tried = "sample_gaussian(mean, cov, n=5) twice"
+    first, second = (torch.as_tensor(call(answer, cases[0][0], cases[0][1], 5, tried=tried)) for _ in range(2))
+    if torch.equal(first, second):
+        raise CheckFailure(tried, "different samples each call", "the same samples twice",
+                           "A generative model must be random: draw fresh noise on every call.")
+
+
+@exercise("01.2", "Classify with Bayes' rule", points=2,
+          hint="p(y|x) is proportional to p(x|y) p(y): add log p(y) to the log-likelihoods, then normalise each row "
+               "with torch.softmax (it subtracts the maximum first, so very negative logs do not underflow).")
+def _check_bayes_posterior(answer):
+    cases = [(torch.tensor([[-1.0, -2.0], [-3.0, -0.5], [-1.0, -1.0]]), torch.tensor([0.5, 0.5])),
+             (torch.tensor([[-1.0, -1.0], [-2.0, -1.5]]), torch.tensor([0.6, 0.4])),
+             (torch.tensor([[-2.0, -1.0, -3.0]]), torch.tensor([0.2, 0.3, 0.5])),
+             (torch.tensor([[-1000.0, -1001.0], [-1200.0, -1190.0]]), torch.tensor([0.6, 0.4]))]
+    for log_lik, prior in cases:
+        tried = f"bayes_posterior(log_px_given_y={log_lik.tolist()}, prior={prior.tolist()})"
+        got = call(answer, log_lik, prior, tried=tried)
+        expected = torch.softmax(log_lik + prior.log(), dim=1)
+        hint = ("Very small likelihoods (log p = -1000) underflow to 0 if you exponentiate first; work in logs."
+                if log_lik.min() < -100 else "")
+        expect_close(got, expected, tried=tried, hint=hint, atol=1e-5)
+
+
+@exercise("01.3", "A model that generates, unlike the mean image", points=2,
+          hint="Treat each pixel's mean as the probability that it is on: torch.bernoulli(p) draws a fresh 0/1 "
+               "image each time; stack k of them.")
+def _check_generate(answer):
+    means = torch.rand(1, 6, 5, generator=_gen(0))
+    means[0, 0, :] = 0.0  # pixels that are never on ...
+    means[0, 1, :] = 1.0  # ... and always on in the data
+    tried = "generate(pixel_means of shape (1, 6, 5), k=4000)"
+    x = torch.as_tensor(call(answer, means, 4000, tried=tried)).float()
+    if x.shape != (4000, *means.shape):
+        raise CheckFailure(tried, f"shape (4000, {', '.join(map(str, means.shape))})", f"shape {tuple(x.shape)}",
+                           "Return k images, each shaped like pixel_means.")
+    if torch.all(x == x[0]):
+        raise CheckFailure(tried, "images that differ from one another", "k identical images",
+                           "That is the fixed calculation: a generative model needs a random element.")
+    if not torch.all((x == 0) | (x == 1)):
+        raise CheckFailure(tried, "binary images (only 0s and 1s)", x, "Draw each pixel from Bernoulli(p).")
+    expect_close(x.mean(0), means, tried=tried + ", then the average of the k samples", atol=0.05, rtol=0,
+                 hint="On average, pixel j should be on with probability pixel_means[j].")
+    tried = "generate(pixel_means, k=3) twice"
+    if torch.equal(torch.as_tensor(call(answer, means, 3, tried=tried)),
+                   torch.as_tensor(call(answer, means, 3, tried=tried))):
+        raise CheckFailure(tried, "new images on each call", "the same images twice")
+
+
+# ---- notebook 02: density estimation and maximum likelihood ------------------------------------------------------
+
+@exercise("02.1", "The Gaussian log-likelihood", points=1,
+          hint="sum over i of -log(sigma) - 0.5 log(2 pi) - (x_i - mu)^2 / (2 sigma^2).")
+def _check_gaussian_log_likelihood(answer):
+    cases = [(torch.tensor([0.0]), 0.0, 1.0), (torch.tensor([1.0, 2.0, 3.0]), 2.0, 1.0),
+             (torch.tensor([-1.5, 0.3, 2.2, 4.0]), 0.5, 2.5), (torch.tensor([10.0, 10.1]), 10.0, 0.05),
+             (torch.randn(100, generator=_gen(1)) * 3 + 1, -1.0, 0.7)]
+    for x, mu, sigma in cases:
+        mu_t, sigma_t = torch.tensor(mu), torch.tensor(sigma)
+        tried = f"gaussian_log_likelihood(x={_short(x)}, mu={mu}, sigma={sigma})"
+        got = call(answer, x, mu_t, sigma_t, tried=tried)
+        expected = torch.distributions.Normal(mu_t, sigma_t).log_prob(x).sum()
+        expect_close(got, expected, tried=tried, hint="Sum the log densities (do not average), with sigma, "
+                     "not sigma^2, as the standard deviation.")
+
+
+@exercise("02.2", "The closed-form maximum-likelihood Gaussian", points=1,
+          hint="mu = mean of x; sigma = sqrt(mean of (x - mu)^2), dividing by n (not n - 1): that is the MLE.")
+def _check_gaussian_mle(answer):
+    cases = [torch.tensor([1.0, 3.0]), torch.tensor([2.0, 2.0, 2.0]), torch.tensor([-1.0, 0.0, 4.0, 5.0]),
+             torch.randn(50, generator=_gen(2)) * 0.3 + 7]
+    for x in cases:
+        tried = f"gaussian_mle(x={_short(x)})"
+        got = call(answer, x, tried=tried)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise CheckFailure(tried, "a pair (mu, sigma)", got)
+        expect_close(torch.as_tensor(got[0]), x.mean(), tried=tried + " -> mu")
+        expect_close(torch.as_tensor(got[1]), x.std(unbiased=False), tried=tried + " -> sigma",
+                     hint="The maximum-likelihood sigma divides by n, not n - 1, and is a standard deviation.")
+
+
+def _kde_mean_log_likelihood(train: torch.Tensor, held_out: torch.Tensor, bandwidth: float) -> float:
+    """Mean over held_out of log (1/n) sum_i N(v | x_i, h^2 I), computed with logsumexp."""
+    d = train.shape[1]
+    sq = torch.cdist(held_out.double(), train.double()) ** 2
+    log_k = -sq / (2 * bandwidth ** 2) - d * np.log(bandwidth) - 0.5 * d * np.log(2 * np.pi)
+    return (torch.logsumexp(log_k, dim=1) - np.log(len(train))).mean().item()
+
+
+def _bandwidth_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = _gen(3)
+    two_clusters = torch.cat([torch.randn(150, 2, generator=g) * 0.3 - 2, torch.randn(150, 2, generator=g) + 2])
+    wide = torch.randn(200, 1, generator=g) * 4
+    ring_angle = torch.rand(300, generator=g) * 2 * np.pi
+    ring = torch.stack([ring_angle.cos(), ring_angle.sin()], 1) * 3 + torch.randn(300, 2, generator=g) * 0.2
+    return [(data[::2], data[1::2]) for data in (two_clusters, wide, ring)]
+
+
+BANDWIDTHS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0, 4.0)
+
+
+@exercise("02.3", "Choose a KDE bandwidth by held-out likelihood", points=2,
+          hint="For each bandwidth fit KernelDensity(bandwidth=h) on train, take .score_samples(held_out).mean(), "
+               "and return the h with the largest value (never judge on the training points themselves).")
+def _check_best_bandwidth(answer):
+    for train, held_out in _bandwidth_cases():
+        scores = [_kde_mean_log_likelihood(train, held_out, h) for h in BANDWIDTHS]
+        expected = BANDWIDTHS[int(np.argmax(scores))]
+        tried = (f"best_bandwidth(train of shape {tuple(train.shape)}, held_out of shape {tuple(held_out.shape)}, "
+                 f"bandwidths={list(BANDWIDTHS)})")
+        got = call(answer, train.numpy(), held_out.numpy(), list(BANDWIDTHS), tried=tried)
+        picked_smallest = isinstance(got, (int, float, np.floating)) and np.isclose(float(got), BANDWIDTHS[0])
+        expect_close(got, expected, tried=tried, hint=(
+            "The smallest bandwidth always wins on the training points (each sits on its own bump): "
+            "score on held_out." if picked_smallest else ""))
+
+
+@exercise("02.4", "The independent-pixel model by maximum likelihood", points=2,
+          hint="p = train.mean(0) clamped to [eps, 1 - eps]; each test image's log-likelihood is "
+               "sum_j x_j log p_j + (1 - x_j) log(1 - p_j) (a matrix product does all images at once).")
+def _check_independent_pixel(answer):
+    g = _gen(4)
+    probs = torch.rand(12, generator=g)
+    train = torch.bernoulli(probs.expand(200, -1), generator=g)
+    train[:, 0], train[:, 1] = 0.0, 1.0  # a pixel never on and one always on in training ...
+    test = torch.bernoulli(probs.expand(30, -1), generator=g)
+    test[0, 0], test[1, 1] = 1.0, 0.0  # ... that break the pattern in two test images
+    for eps in (1e-3, 0.05):
+        tried = f"independent_pixel_log_likelihood(train (200, 12), test (30, 12), eps={eps})"
+        got = call(answer, train, test, eps, tried=tried)
+        p = train.mean(0).clamp(eps, 1 - eps)
+        expected = test @ p.log() + (1 - test) @ (1 - p).log()
+        hint = ("A probability of exactly 0 or 1 makes an unseen pixel value infinitely unlikely: clamp p."
+                if not torch.isfinite(torch.as_tensor(got, dtype=torch.float64)).all() else
+                "Return one log-likelihood per test image (shape (n_test,)), in nats.")
+        expect_close(got, expected, tried=tried, hint=hint, rtol=1e-4, atol=1e-4)
