@@ -1,0 +1,308 @@
+"""Autoencoders and variational autoencoders for images, conv or MLP, built from shared blocks.
+
+Images go in as float tensors `(batch, C, H, W)` with values in [0, 1] and come out the same way. uint8 images
+(0..255) are refused with a message rather than guessed at: convert them with `x.float() / 255` (or
+`ImageData.as_float()`). Inputs are moved to the model's device, and outputs stay there.
+
+Losses are Bernoulli negative log-likelihoods computed from logits: per image, the binary cross-entropy summed
+over pixels (nats); over a batch, the mean of those per-image sums.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+KINDS = ("conv", "mlp")
+DEFAULT_WIDTHS = {"conv": (32, 64, 128), "mlp": (512, 256)}
+
+
+# ---- the small maths, as functions to teach with -------------------------------------------------------------
+
+def reparameterize(mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A sample z = mean + exp(logvar / 2) * eps, eps ~ N(0, I), through which gradients reach mean and logvar.
+
+    mean, logvar: (batch, d). generator: a torch.Generator on mean's device, for repeatable noise.
+    """
+    eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    return mean + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, diag(exp(logvar))) || N(0, I)) in closed form, in nats: (batch, d) -> (batch,)."""
+    return 0.5 * (logvar.exp() + mean.pow(2) - 1.0 - logvar).sum(dim=1)
+
+
+def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of images `x` in [0, 1] under Bernoulli(sigmoid(logits)), summed per image: (batch,)."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(dim=1)
+
+
+def check_images(x: torch.Tensor, image_shape: Sequence[int], *, name: str = "x", check_values: bool = True) -> None:
+    """Raise a ValueError (TypeError for a non-tensor) unless `x` is float (batch, *image_shape) in [0, 1]."""
+    expected = "(batch, " + ", ".join(str(s) for s in image_shape) + ")"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {expected}; got a {type(x).__name__}. "
+                        f"Convert with torch.as_tensor({name}).")
+    shape, image_shape = tuple(x.shape), tuple(image_shape)
+    if x.ndim != 4 or shape[1:] != image_shape:
+        c, h, w = image_shape
+        hint = ""
+        if shape == image_shape:
+            hint = f" That is one image: add a batch axis with {name}.unsqueeze(0)."
+        elif x.ndim == 3 and shape[1:] == (h, w) and c == 1:
+            hint = f" Add the channel axis with {name}.unsqueeze(1)."
+        elif x.ndim == 2 and shape[1] == c * h * w:
+            hint = f" These are flattened images: reshape with {name}.view(-1, {c}, {h}, {w})."
+        elif x.ndim == 4 and shape[1:] == (h, w, c):
+            hint = f" The channels come last: use {name}.permute(0, 3, 1, 2)."
+        raise ValueError(f"{name} must have shape {expected}; got {shape}.{hint}")
+    if x.dtype == torch.uint8:
+        raise ValueError(f"{name} holds uint8 pixels (0..255), but the model expects floats in [0, 1]: "
+                         f"convert with {name}.float() / 255 (or ImageData.as_float()).")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} has dtype {x.dtype}; the model expects floats in [0, 1]: use {name}.float().")
+    if check_values and x.numel():
+        low, high = torch.aminmax(x.detach())
+        if not (low >= 0 and high <= 1):  # also catches NaN
+            raise ValueError(f"{name} must hold values in [0, 1]; got values from {low.item():.4g} to "
+                             f"{high.item():.4g}. Undo any normalisation; uint8 images need {name}.float() / 255.")
+
+
+# ---- building blocks shared by every model ----------------------------------------------------------------------
+
+def _padding(height: int, width: int, depth: int) -> tuple[int, int, int, int]:
+    """F.pad amounts (left, right, top, bottom) that make height and width multiples of 2**depth (28 -> 32)."""
+    step = 2**depth
+    extra_h, extra_w = -height % step, -width % step
+    return extra_w // 2, extra_w - extra_w // 2, extra_h // 2, extra_h - extra_h // 2
+
+
+class ConvEncoder(nn.Module):
+    """(batch, C, H, W) -> (batch, out_features): zero-pad to a multiple of 2**len(widths), then one 3x3
+    stride-2 convolution + ReLU per width (each halves the size), then a linear layer."""
+
+    def __init__(self, image_shape: Sequence[int], widths: Sequence[int], out_features: int) -> None:
+        super().__init__()
+        channels, height, width = image_shape
+        self.pad = _padding(height, width, len(widths))
+        layers: list[nn.Module] = []
+        for out in widths:
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.ReLU()]
+            channels = out
+        self.convs = nn.Sequential(*layers)
+        left, right, top, bottom = self.pad
+        size = ((height + top + bottom) >> len(widths)) * ((width + left + right) >> len(widths))
+        self.linear = nn.Linear(widths[-1] * size, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.convs(F.pad(x, self.pad)).flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    """(batch, latent_dim) -> logits (batch, C, H, W): a linear layer to a (widths[-1], H/2**n, W/2**n) grid,
+    then 3x3 stride-2 transposed convolutions through the widths in reverse (each doubles the size) to C
+    channels, cropped to (H, W). The mirror image of ConvEncoder."""
+
+    def __init__(self, latent_dim: int, widths: Sequence[int], image_shape: Sequence[int]) -> None:
+        super().__init__()
+        channels, height, width = image_shape
+        left, right, top, bottom = _padding(height, width, len(widths))
+        self.crop = (top, top + height, left, left + width)
+        self.grid = (widths[-1], (height + top + bottom) >> len(widths), (width + left + right) >> len(widths))
+        self.linear = nn.Linear(latent_dim, math.prod(self.grid))
+        layers: list[nn.Module] = [nn.ReLU()]
+        outs = list(widths[-2::-1]) + [channels]
+        for inp, out in zip(widths[::-1], outs):
+            layers += [nn.ConvTranspose2d(inp, out, 3, stride=2, padding=1, output_padding=1), nn.ReLU()]
+        self.deconvs = nn.Sequential(*layers[:-1])  # no ReLU on the logits
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        top, bottom, left, right = self.crop
+        return self.deconvs(self.linear(z).view(-1, *self.grid))[:, :, top:bottom, left:right]
+
+
+class MLPEncoder(nn.Module):
+    """(batch, C, H, W) -> (batch, out_features): flatten, then Linear + ReLU per hidden width, then Linear."""
+
+    def __init__(self, image_shape: Sequence[int], widths: Sequence[int], out_features: int) -> None:
+        super().__init__()
+        sizes = [math.prod(image_shape), *widths]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for inp, out in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(inp, out), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class MLPDecoder(nn.Module):
+    """(batch, latent_dim) -> logits (batch, C, H, W): the hidden widths in reverse, then Linear to C*H*W."""
+
+    def __init__(self, latent_dim: int, widths: Sequence[int], image_shape: Sequence[int]) -> None:
+        super().__init__()
+        sizes = [latent_dim, *widths[::-1]]
+        layers: list[nn.Module] = []
+        for inp, out in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(inp, out), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], math.prod(image_shape)),
+                                 nn.Unflatten(1, tuple(image_shape)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+BLOCKS = {"conv": (ConvEncoder, ConvDecoder), "mlp": (MLPEncoder, MLPDecoder)}
+
+
+# ---- the models -------------------------------------------------------------------------------------------------
+
+class _LatentImageModel(nn.Module):
+    """What Autoencoder and VAE share: arguments, input checks, decode, config and parameter count."""
+
+    loss_name = "binary cross-entropy, nats per image (sum over pixels, mean over images)"
+    check_values = True  # check that inputs lie in [0, 1]; train.fit switches it off after checking the data once
+
+    def __init__(self, kind: str, latent_dim: int, widths: Sequence[int] | None,
+                 image_shape: Sequence[int], encoder_outputs: int) -> None:
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"kind={kind!r} must be one of {', '.join(map(repr, KINDS))}.")
+        if not _positive_int(latent_dim):
+            raise ValueError(f"latent_dim={latent_dim!r} must be a positive whole number, e.g. 2 or 20.")
+        widths = DEFAULT_WIDTHS[kind] if widths is None else widths
+        if isinstance(widths, int) or not widths or not all(_positive_int(w) for w in widths):
+            raise ValueError(f"widths={widths!r} must be a non-empty sequence of positive whole numbers, e.g. "
+                             f"{DEFAULT_WIDTHS[kind]}.")
+        if len(image_shape) != 3 or not all(_positive_int(s) for s in image_shape):
+            raise ValueError(f"image_shape={image_shape!r} must be (channels, height, width), e.g. (1, 28, 28).")
+        self.kind, self.latent_dim = kind, latent_dim
+        self.widths, self.image_shape = tuple(widths), tuple(image_shape)
+        encoder, decoder = BLOCKS[kind]
+        self.encoder = encoder(self.image_shape, self.widths, encoder_outputs)
+        self.decoder = decoder(latent_dim, self.widths, self.image_shape)
+
+    @property
+    def config(self) -> dict:
+        """The constructor's keyword arguments: `type(model)(**model.config)` builds the same architecture."""
+        return dict(kind=self.kind, latent_dim=self.latent_dim, widths=self.widths, image_shape=self.image_shape)
+
+    def num_parameters(self) -> int:
+        """The number of trainable numbers in the model."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def extra_repr(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{args}, parameters={self.num_parameters():,}"
+
+    def _images(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, self.image_shape, check_values=self.check_values)
+        param = next(self.parameters())
+        return x.to(device=param.device, dtype=param.dtype)
+
+    def _latents(self, z: torch.Tensor) -> torch.Tensor:
+        if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.latent_dim:
+            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(f"z must be a tensor of shape (batch, {self.latent_dim}); got {got}.")
+        if not z.is_floating_point():
+            raise ValueError(f"z has dtype {z.dtype}; latent points must be floats: use z.float().")
+        param = next(self.parameters())
+        return z.to(device=param.device, dtype=param.dtype)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (batch, latent_dim) -> pixel logits (batch, C, H, W); sigmoid(logits) are the Bernoulli means."""
+        return self.decoder(self._latents(z))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (batch, latent_dim) -> images (batch, C, H, W) in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z))
+
+
+class Autoencoder(_LatentImageModel):
+    """A deterministic autoencoder: encode x to a latent point z, decode z back to an image.
+
+    kind: "conv" (widths = channels of each stride-2 stage; the book's encoder is (32, 64, 128), with 28x28
+    images zero-padded to 32x32 inside) or "mlp" (widths = hidden layer sizes, default (512, 256)).
+    image_shape: (C, H, W), e.g. (1, 28, 28) for Fashion-MNIST or (3, 64, 64) for faces.
+    """
+
+    def __init__(self, kind: str = "conv", latent_dim: int = 2, widths: Sequence[int] | None = None,
+                 image_shape: Sequence[int] = (1, 28, 28)) -> None:
+        super().__init__(kind, latent_dim, widths, image_shape, encoder_outputs=latent_dim)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, C, H, W) in [0, 1] -> latent points z: (batch, latent_dim)."""
+        return self.encoder(self._images(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction decode(encode(x)): (batch, C, H, W) in [0, 1]."""
+        return self.decode(self.encode(x))
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction loss: binary cross-entropy summed over pixels, averaged over the batch (nats/image)."""
+        x = self._images(x)
+        return bernoulli_nll(self.decode_logits(self.encoder(x)), x).mean()
+
+
+class VAE(_LatentImageModel):
+    """A variational autoencoder: q(z|x) = N(mean(x), diag(exp(logvar(x)))), p(z) = N(0, I),
+    p(x|z) = Bernoulli(decode(z)) per pixel. Same kinds, widths and image shapes as Autoencoder.
+
+    beta weights the KL term in the loss (1.0 gives the negative ELBO).
+    """
+
+    loss_name = ("negative ELBO (binary cross-entropy + beta * KL), nats per image "
+                 "(sum over pixels, mean over images)")
+
+    def __init__(self, kind: str = "conv", latent_dim: int = 2, widths: Sequence[int] | None = None,
+                 image_shape: Sequence[int] = (1, 28, 28), beta: float = 1.0) -> None:
+        super().__init__(kind, latent_dim, widths, image_shape, encoder_outputs=2 * latent_dim)
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
+            raise ValueError(f"beta={beta!r} must be a number >= 0 (1.0 gives the ELBO).")
+        self.beta = float(beta)
+
+    @property
+    def config(self) -> dict:
+        return {**super().config, "beta": self.beta}
+
+    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (batch, C, H, W) in [0, 1] -> (mean, logvar) of q(z|x), each (batch, latent_dim)."""
+        mean, logvar = self.encoder(self._images(x)).chunk(2, dim=1)
+        return mean, logvar
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of q(z|x): (batch, latent_dim), so latent maps look the same as for an Autoencoder."""
+        return self.encode_distribution(x)[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction from the mean latent point, decode(encode(x)): (batch, C, H, W) in [0, 1]."""
+        return self.decode(self.encode(x))
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-image means over the batch, in nats: reconstruction (BCE summed over pixels, one z sample),
+        kl (closed form) and loss = reconstruction + beta * kl."""
+        x = self._images(x)
+        mean, logvar = self.encoder(x).chunk(2, dim=1)
+        reconstruction = bernoulli_nll(self.decoder(reparameterize(mean, logvar)), x).mean()
+        kl = gaussian_kl(mean, logvar).mean()
+        return dict(loss=reconstruction + self.beta * kl, reconstruction=reconstruction, kl=kl)
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Negative ELBO with beta-weighted KL, per image in nats, averaged over the batch (one z per image)."""
+        return self.loss_terms(x)["loss"]
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n new images (n, C, H, W) in [0, 1], decoded from z ~ N(0, I). z is drawn on the CPU (with
+        `generator` if given), so the same seed gives the same samples on every device."""
+        if not _positive_int(n):
+            raise ValueError(f"n={n!r} must be a positive whole number of samples.")
+        return self.decode(torch.randn(n, self.latent_dim, generator=generator))
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

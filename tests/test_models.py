@@ -1,0 +1,202 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib import models
+from course_lib.models import VAE, Autoencoder, gaussian_kl, reparameterize
+
+SMALL = {"conv": (4, 8), "mlp": (16,)}
+
+
+def make(cls, kind="conv", image_shape=(1, 28, 28), latent_dim=2, **kwargs):
+    torch.manual_seed(0)
+    return cls(kind, latent_dim=latent_dim, widths=SMALL[kind], image_shape=image_shape, **kwargs)
+
+
+@pytest.mark.parametrize("cls", [Autoencoder, VAE])
+@pytest.mark.parametrize("kind", ["conv", "mlp"])
+@pytest.mark.parametrize("image_shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64)])
+def test_shapes_and_ranges(cls, kind, image_shape):
+    model = make(cls, kind, image_shape, latent_dim=3)
+    x = torch.rand(5, *image_shape)
+    z = model.encode(x)
+    assert z.shape == (5, 3)
+    images = model.decode(z)
+    assert images.shape == (5, *image_shape)
+    assert images.min() >= 0 and images.max() <= 1
+    assert model.decode_logits(z).shape == (5, *image_shape)
+    assert model(x).shape == (5, *image_shape)
+    loss = model.loss(x)
+    assert loss.ndim == 0 and loss.item() > 0
+
+
+def test_book_encoder_pads_28_to_32():
+    model = Autoencoder("conv", latent_dim=2, widths=(32, 64, 128))
+    assert model.encoder.pad == (2, 2, 2, 2)
+    assert model.encoder.linear.in_features == 128 * 4 * 4  # 32 -> 16 -> 8 -> 4
+    assert model.decoder.grid == (128, 4, 4)
+
+
+def test_default_widths_depend_on_kind():
+    assert Autoencoder().widths == (32, 64, 128)
+    assert VAE("mlp").widths == (512, 256)
+
+
+def test_config_rebuilds_the_same_architecture():
+    model = make(VAE, "conv", latent_dim=4, beta=0.5)
+    assert model.config == dict(kind="conv", latent_dim=4, widths=(4, 8), image_shape=(1, 28, 28), beta=0.5)
+    twin = VAE(**model.config)
+    assert {k: v.shape for k, v in twin.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
+
+
+def test_parameter_count_is_reported():
+    model = Autoencoder("mlp", latent_dim=2, widths=(10,), image_shape=(1, 2, 2))
+    # encoder 4->10->2, decoder 2->10->4
+    assert model.num_parameters() == (4 * 10 + 10) + (10 * 2 + 2) + (2 * 10 + 10) + (10 * 4 + 4)
+    assert f"parameters={model.num_parameters():,}" in repr(model)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (torch.rand(1, 28, 28), "unsqueeze\\(0\\)"),
+    (torch.rand(7, 28, 28), "unsqueeze\\(1\\)"),
+    (torch.rand(7, 784), "view\\(-1, 1, 28, 28\\)"),
+    (torch.rand(7, 28, 28, 1), "permute"),
+    (torch.rand(7, 3, 28, 28), "\\(batch, 1, 28, 28\\); got \\(7, 3, 28, 28\\)"),
+    (torch.randint(0, 256, (7, 1, 28, 28), dtype=torch.uint8), "float\\(\\) / 255"),
+    (torch.rand(7, 1, 28, 28) * 255, "values in \\[0, 1\\]"),
+    (torch.rand(7, 1, 28, 28) - 0.5, "values in \\[0, 1\\]"),
+    (torch.full((7, 1, 28, 28), float("nan")), "values in \\[0, 1\\]"),
+    (torch.ones(7, 1, 28, 28, dtype=torch.long), "dtype"),
+])
+@pytest.mark.parametrize("method", ["encode", "loss", "forward"])
+def test_bad_images_are_refused_with_a_clear_message(bad, message, method):
+    for cls in (Autoencoder, VAE):
+        with pytest.raises(ValueError, match=message):
+            getattr(make(cls), method)(bad)
+
+
+def test_a_non_tensor_is_refused():
+    with pytest.raises(TypeError, match="torch.as_tensor"):
+        make(Autoencoder).encode([[0.5]])
+
+
+def test_value_check_can_be_switched_off():
+    model = make(Autoencoder)
+    model.check_values = False
+    model.encode(torch.rand(2, 1, 28, 28) * 2)  # no error: the caller promised the range
+
+
+@pytest.mark.parametrize("z, message", [
+    (torch.rand(4, 3), "\\(batch, 2\\); got \\(4, 3\\)"),
+    (torch.rand(2), "\\(batch, 2\\); got \\(2,\\)"),
+    (torch.ones(4, 2, dtype=torch.long), "z.float\\(\\)"),
+])
+def test_bad_latents_are_refused(z, message):
+    with pytest.raises(ValueError, match=message):
+        make(VAE).decode(z)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(kind="cnn"), "kind"),
+    (dict(latent_dim=0), "latent_dim"),
+    (dict(latent_dim=2.0), "latent_dim"),
+    (dict(widths=()), "widths"),
+    (dict(widths=32), "widths"),
+    (dict(widths=(32, -1)), "widths"),
+    (dict(image_shape=(28, 28)), "image_shape"),
+])
+def test_bad_constructor_arguments_name_the_parameter(kwargs, name):
+    for cls in (Autoencoder, VAE):
+        with pytest.raises(ValueError, match=name):
+            cls(**kwargs)
+    with pytest.raises(ValueError, match="beta"):
+        VAE(beta=-1.0)
+
+
+@pytest.mark.parametrize("kind", ["conv", "mlp"])
+def test_autoencoder_loss_is_the_bce_summed_over_pixels_and_averaged_over_images(kind):
+    model = make(Autoencoder, kind).double()
+    x = torch.rand(6, 1, 28, 28, dtype=torch.float64)
+    p = model(x)
+    by_hand = -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(dim=(1, 2, 3)).mean()
+    assert torch.allclose(model.loss(x), by_hand, rtol=1e-9)
+
+
+def test_vae_loss_is_reconstruction_plus_beta_kl_from_one_sample():
+    model = make(VAE, "mlp", beta=0.25).double()
+    x = torch.rand(6, 1, 28, 28, dtype=torch.float64)
+    torch.manual_seed(3)
+    terms = model.loss_terms(x)
+    torch.manual_seed(3)
+    mean, logvar = model.encode_distribution(x)
+    z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, dtype=mean.dtype)
+    p = model.decode(z)
+    reconstruction = -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(dim=(1, 2, 3)).mean()
+    kl = (0.5 * (logvar.exp() + mean**2 - 1 - logvar).sum(dim=1)).mean()
+    assert torch.allclose(terms["reconstruction"], reconstruction, rtol=1e-9)
+    assert torch.allclose(terms["kl"], kl, rtol=1e-9)
+    assert torch.allclose(terms["loss"], reconstruction + 0.25 * kl, rtol=1e-9)
+    torch.manual_seed(3)
+    assert torch.allclose(model.loss(x), terms["loss"])
+
+
+def test_vae_encode_is_the_posterior_mean():
+    model = make(VAE)
+    x = torch.rand(4, 1, 28, 28)
+    mean, logvar = model.encode_distribution(x)
+    assert torch.equal(model.encode(x), mean) and logvar.shape == (4, 2)
+
+
+def test_gaussian_kl_matches_a_monte_carlo_estimate():
+    torch.manual_seed(0)
+    mean, logvar = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64)
+    q = torch.distributions.Normal(mean, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(mean))
+    z = q.sample((200_000,))
+    monte_carlo = (q.log_prob(z) - p.log_prob(z)).sum(-1).mean(0)
+    closed = gaussian_kl(mean, logvar)
+    assert closed.shape == (3,)
+    assert torch.allclose(closed, monte_carlo, rtol=0.02, atol=0.02)
+    assert torch.allclose(gaussian_kl(torch.zeros(2, 5), torch.zeros(2, 5)), torch.zeros(2))
+
+
+def test_reparameterize_lets_gradients_reach_mean_and_logvar():
+    mean = torch.zeros(1000, 2, requires_grad=True)
+    logvar = torch.full((1000, 2), math.log(4.0), requires_grad=True)
+    z = reparameterize(mean, logvar, generator=torch.Generator().manual_seed(0))
+    assert abs(z.std().item() - 2.0) < 0.1 and abs(z.mean().item()) < 0.15
+    z.pow(2).sum().backward()
+    assert mean.grad.abs().sum() > 0 and logvar.grad.abs().sum() > 0
+    # d/dlogvar of z^2 = z^2 (since z = mean + exp(logvar/2) eps and mean = 0)
+    assert torch.allclose(logvar.grad, z.detach() ** 2)
+
+
+def test_reparameterize_repeats_with_a_generator():
+    mean, logvar = torch.zeros(3, 2), torch.zeros(3, 2)
+    a = reparameterize(mean, logvar, torch.Generator().manual_seed(1))
+    b = reparameterize(mean, logvar, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+
+
+def test_sample_draws_images_and_repeats_with_a_generator():
+    model = make(VAE, "conv", image_shape=(3, 32, 32))
+    images = model.sample(5, generator=torch.Generator().manual_seed(0))
+    assert images.shape == (5, 3, 32, 32) and images.min() >= 0 and images.max() <= 1
+    assert not images.requires_grad
+    assert torch.equal(images, model.sample(5, generator=torch.Generator().manual_seed(0)))
+    assert not torch.equal(images, model.sample(5, generator=torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError, match="n=0"):
+        model.sample(0)
+
+
+def test_shared_blocks_can_be_used_alone():
+    encoder = models.ConvEncoder((3, 64, 64), (8, 16, 32), out_features=10)
+    decoder = models.ConvDecoder(10, (8, 16, 32), (3, 64, 64))
+    assert encoder.pad == (0, 0, 0, 0)
+    out = decoder(encoder(torch.rand(2, 3, 64, 64)))
+    assert out.shape == (2, 3, 64, 64)
+    assert models.bernoulli_nll(torch.zeros(2, 1, 2, 2), torch.ones(2, 1, 2, 2)).allclose(
+        torch.full((2,), 4 * math.log(2.0)))
+    assert F.binary_cross_entropy_with_logits(torch.zeros(1), torch.ones(1)).item() == pytest.approx(math.log(2))
