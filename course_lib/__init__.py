@@ -5,6 +5,8 @@ Modules:
 - `data`: datasets as in-memory tensors (Fashion-MNIST; CelebA re-exported from `celeba`)
 - `celeba`: faces for notebook 06, and the drawn stand-in used where CelebA is absent
 - `environment`: the setup check of notebook 00
+- `models`: autoencoder and VAE (conv and MLP) on shared encoder/decoder blocks; reparameterisation, Gaussian KL
+- `train`: the one training loop (`fit`), `evaluate`, checkpoints
 - `latent`: lerp, slerp and latent grids
 - `viz`: figures (image grids, latent maps, decoded grids, loss curves)
 - `widgets`: interactive latent-space explorers
