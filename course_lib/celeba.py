@@ -32,7 +32,7 @@ import torchvision
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm.auto import tqdm
 
-from course_lib.data import CorruptDataError, DataNotFoundError, _subset_size, cache_dir
+from course_lib.data import CorruptDataError, DataNotFoundError, _subset_size, cache_dir, write_atomic
 
 ATTRIBUTE_NAMES = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
@@ -274,21 +274,6 @@ def _cache_name(size: int, n: int | None, seed: int, standin: bool) -> str:
     return f"{kind}-{size}px-all.pt" if n is None else f"{kind}-{size}px-n{n}-seed{seed}.pt"
 
 
-def _save_atomic(path: Path, content: dict) -> None:
-    """torch.save `content` to `path` so that no reader ever sees a partial file, even with two writers."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(content, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _load_cache(path: Path, size: int) -> FaceData:
     """The FaceData in a prepared file, checked; CorruptDataError naming the file if it is damaged."""
     try:
@@ -334,7 +319,7 @@ def _prepared(source: _Source, home: Path, size: int, n: int | None, seed: int, 
     if damaged is not None:
         print(f"{damaged} Rebuilding it from the JPEGs in {source.images}.", flush=True)
     cache = home / names[0]
-    _save_atomic(cache, _prepare(source, size, n, seed, standin))
+    write_atomic(cache, _prepare(source, size, n, seed, standin))
     return _load_cache(cache, size)
 
 

@@ -148,19 +148,27 @@ def _read_verified(path: Path, name: str) -> bytes:
     return content
 
 
-def _write_atomic(path: Path, content: bytes) -> None:
-    """Write `content` to `path` so that no reader ever sees a partial file, even with two writers at once."""
+def write_atomic(path: str | os.PathLike, content: object) -> Path:
+    """Write `content` to `path` so that no reader ever sees a partial file, even with two writers at once.
+
+    Bytes are written as they are; anything else is written with `torch.save`.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(content)
+            if isinstance(content, bytes):
+                f.write(content)
+            else:
+                torch.save(content, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 def _ready(folder: Path) -> bool:
@@ -189,7 +197,7 @@ def find_fashion_mnist(root: str | os.PathLike | None = None, *, download: bool 
         if len(present) == len(FILES):
             contents = {name: _read_verified(path, name) for name, path in found.items()}
             for name, content in contents.items():
-                _write_atomic(target / "FashionMNIST" / "raw" / name, content)
+                write_atomic(target / "FashionMNIST" / "raw" / name, content)
             return target
         notes.append(f"  - {folder}  ({why}): " + (f"only {len(present)} of 4 files" if present else "not there"))
     if download:
@@ -212,7 +220,7 @@ def _download(target: Path) -> str | None:
         raw = scratch / "FashionMNIST" / "raw"
         contents = {name: _read_verified(raw / name, name) for name in FILES}
         for name, content in contents.items():
-            _write_atomic(target / "FashionMNIST" / "raw" / name, content)
+            write_atomic(target / "FashionMNIST" / "raw" / name, content)
         return None
     except (urllib.error.URLError, OSError, RuntimeError) as err:
         return f"{type(err).__name__}: {err}".splitlines()[0][:200]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from course_lib import config, models
-from course_lib.data import ImageData
+from course_lib.data import ImageData, write_atomic
 from course_lib.models import check_images
 
 CHECKPOINT_FORMAT = "course_lib checkpoint"
@@ -256,17 +255,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, *, history: Histo
     }
     _check_safe(content["config"], "model.config")
     _check_safe(content["extra"], "extra")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(content, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, content)
 
 
 def _describe(name: str, model_config: dict) -> str:

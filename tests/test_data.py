@@ -145,8 +145,14 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "out.bin"
     monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
-        data._write_atomic(target, b"x" * 100)
+        data.write_atomic(target, b"x" * 100)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_atomic_saves_objects_with_torch_save(tmp_path):
+    path = data.write_atomic(tmp_path / "sub" / "x.pt", {"a": torch.arange(3)})
+    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.arange(3))
+    assert [p.name for p in path.parent.iterdir()] == ["x.pt"]
 
 
 def small_data(n=20):
