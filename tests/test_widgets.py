@@ -162,3 +162,20 @@ def test_update_latency_smoke():
         s.sliders[0].value = -2 + 0.08 * k
     assert time.perf_counter() - start < 60  # only catches a hang, not a slowdown
     assert torch.allclose(s.z, torch.tensor([-2 + 0.08 * 49, 0.0]))
+
+
+def test_widgets_carry_the_css_classes_the_browser_test_finds_them_by():
+    kinds = ["course-latent-sliders", "course-latent-map", "course-interpolation", "course-attribute-slider"]
+    for w, kind in zip(all_widgets(), kinds):
+        assert w.widget._dom_classes == ("course-latent-widget", kind)
+        assert "course-decoded-image" in w.image_widget._dom_classes
+        images = [c for c in _descendants(w.widget) if "course-decoded-image" in getattr(c, "_dom_classes", ())]
+        assert images == [w.image_widget]  # exactly one decoded image, and it is inside the panel
+    m = all_widgets()[1]
+    assert "course-map-image" in m.map_widget._dom_classes and m.map_widget in _descendants(m.widget)
+
+
+def _descendants(widget):
+    for child in getattr(widget, "children", ()):
+        yield child
+        yield from _descendants(child)
