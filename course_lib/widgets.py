@@ -90,7 +90,9 @@ class DecoderWidget:
                           "such as dropout and batch norm behave as at test time.", stacklevel=3)
         self.decode, self.scale, self.title = decode, scale, title
         self._device = viz._device_of(decode)
-        self.image_widget = ipywidgets.Image(format="png").add_class("course-decoded-image")
+        # flex-start: beside a taller column of controls the image keeps its shape instead of being stretched
+        self.image_widget = ipywidgets.Image(format="png", layout=ipywidgets.Layout(align_self="flex-start"))
+        self.image_widget.add_class("course-decoded-image")
         self.image: torch.Tensor | None = None  # the decoded image on show, (C, H, W) in [0, 1]
         self.widget: ipywidgets.Box | None = None  # set by subclasses: the whole control panel
         self._holding = False
