@@ -299,7 +299,7 @@ class LatentMap(DecoderWidget):
 
     def static_png(self) -> bytes:
         fig = Figure(figsize=(8.0, 4.0), dpi=80, layout="constrained")
-        scatter, decoded = fig.subplots(1, 2, width_ratios=[2.4, 1])
+        scatter, decoded = fig.subplots(1, 2, width_ratios=[1.6, 1])  # room for the title over the image
         viz.plot_latent(self.z_data, self.labels, classes=self.classes, title="Latent codes of the data",
                         max_points=self.max_points, ax=scatter)
         scatter.plot(*self.z.tolist(), marker="X", markersize=14, color="red", markeredgecolor="white")

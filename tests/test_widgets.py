@@ -179,3 +179,14 @@ def _descendants(widget):
     for child in getattr(widget, "children", ()):
         yield child
         yield from _descendants(child)
+
+
+def test_static_pictures_are_not_cut_off_at_the_edges():
+    fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    ten_classes = widgets.latent_map(decode, torch.randn(300, 2), torch.arange(300) % 10, classes=fashion)
+    for w in [*all_widgets(), ten_classes]:
+        grey = Image.open(io.BytesIO(w.static_png())).convert("L")
+        width, height = grey.size
+        frame = [grey.crop(box) for box in ((0, 0, width, 1), (0, height - 1, width, height),
+                                            (0, 0, 1, height), (width - 1, 0, width, height))]
+        assert all(edge.getextrema() == (255, 255) for edge in frame), f"{type(w).__name__}: drawn past the edge"
