@@ -257,14 +257,25 @@ def browser():
             chromium.close()
 
 
-@pytest.fixture()
-def page(lab, browser):
+@pytest.fixture(scope="module")
+def context(browser):
+    """One browser context for the module, so its HTTP cache serves JupyterLab's scripts after the first page."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(30_000)
     try:
-        yield context.new_page()
+        yield context
     finally:
         context.close()
+
+
+@pytest.fixture()
+def page(lab, context):
+    """A fresh page per test; afterwards its kernels are shut down (a hung one too)."""
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        page.close()
         lab.shut_down_kernels()
 
 
