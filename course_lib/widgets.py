@@ -90,7 +90,9 @@ class DecoderWidget:
                           "such as dropout and batch norm behave as at test time.", stacklevel=3)
         self.decode, self.scale, self.title = decode, scale, title
         self._device = viz._device_of(decode)
-        self.image_widget = ipywidgets.Image(format="png")
+        # flex-start: beside a taller column of controls the image keeps its shape instead of being stretched
+        self.image_widget = ipywidgets.Image(format="png", layout=ipywidgets.Layout(align_self="flex-start"))
+        self.image_widget.add_class("course-decoded-image")
         self.image: torch.Tensor | None = None  # the decoded image on show, (C, H, W) in [0, 1]
         self.widget: ipywidgets.Box | None = None  # set by subclasses: the whole control panel
         self._holding = False
@@ -143,6 +145,10 @@ class DecoderWidget:
         """PNG bytes of the image on show."""
         return self.image_widget.value
 
+    def _panel(self, kind: str, children: list) -> ipywidgets.VBox:
+        """The whole control panel, with CSS classes by which tests and style sheets find it in the page."""
+        return ipywidgets.VBox(children).add_class("course-latent-widget").add_class(f"course-{kind}")
+
     def _header(self, text: str) -> ipywidgets.HTML:
         return ipywidgets.HTML(f"<b>{self.title}</b><br><span style='font-size:90%'>{text}</span>")
 
@@ -172,7 +178,7 @@ class LatentSliders(DecoderWidget):
                                                description=f"z[{i}]", readout_format=".2f") for i in dims]
         for slider in self.sliders:
             slider.observe(self.update, names="value")
-        self.widget = ipywidgets.VBox([
+        self.widget = self._panel("latent-sliders", [
             self._header("Each slider sets one coordinate of the latent point; the decoder draws its image."),
             ipywidgets.HBox([ipywidgets.VBox(self.sliders), self.image_widget])])
         self.update()
@@ -248,7 +254,7 @@ class LatentMap(DecoderWidget):
         height = self._map.height
         self._to_pixel = lambda x, y: (px0 + (x - x_low) / (x_high - x_low) * (px1 - px0),
                                        height - (py0 + (y - y_low) / (y_high - y_low) * (py1 - py0)))
-        self.map_widget = ipywidgets.Image(format="png")
+        self.map_widget = ipywidgets.Image(format="png").add_class("course-map-image")
         start = z.median(dim=0).values
         self.x_slider = ipywidgets.FloatSlider(value=float(start[0]), min=x_low, max=x_high,
                                                step=(x_high - x_low) / 200, description="z[0]", readout_format=".2f")
@@ -256,7 +262,7 @@ class LatentMap(DecoderWidget):
                                                step=(y_high - y_low) / 200, description="z[1]", readout_format=".2f")
         for slider in (self.x_slider, self.y_slider):
             slider.observe(self.update, names="value")
-        self.widget = ipywidgets.VBox([
+        self.widget = self._panel("latent-map", [
             self._header("Move z[0] and z[1] to place the red cross; the right image is the decoder's output there."),
             ipywidgets.HBox([ipywidgets.VBox([self.map_widget, self.x_slider, self.y_slider]), self.image_widget])])
         self.update()
@@ -293,7 +299,7 @@ class LatentMap(DecoderWidget):
 
     def static_png(self) -> bytes:
         fig = Figure(figsize=(8.0, 4.0), dpi=80, layout="constrained")
-        scatter, decoded = fig.subplots(1, 2, width_ratios=[2.4, 1])
+        scatter, decoded = fig.subplots(1, 2, width_ratios=[1.6, 1])  # room for the title over the image
         viz.plot_latent(self.z_data, self.labels, classes=self.classes, title="Latent codes of the data",
                         max_points=self.max_points, ax=scatter)
         scatter.plot(*self.z.tolist(), marker="X", markersize=14, color="red", markeredgecolor="white")
@@ -336,7 +342,7 @@ class Interpolation(DecoderWidget):
         labelled = [ipywidgets.VBox([ipywidgets.Label(text), image]) for text, image in
                     (("start (t = 0)", self.start_widget), ("at t", self.image_widget),
                      ("end (t = 1)", self.end_widget))]
-        self.widget = ipywidgets.VBox([
+        self.widget = self._panel("interpolation", [
             self._header("t moves from the start point (0) to the end point (1); 'slerp' follows a great circle."),
             ipywidgets.HBox(labelled), self.t_slider, self.method_buttons])
         self.update()
@@ -406,7 +412,7 @@ class AttributeSlider(DecoderWidget):
                                                       step=(high - low) / 100, description="strength",
                                                       readout_format=".2f")
         self.strength_slider.observe(self.update, names="value")
-        self.widget = ipywidgets.VBox([
+        self.widget = self._panel("attribute-slider", [
             self._header(f"The image on the right is decode(z + strength × {name} direction)."),
             ipywidgets.HBox([ipywidgets.VBox([ipywidgets.Label("original"), self.original_widget]),
                              ipywidgets.VBox([ipywidgets.Label(f"with {name}"), self.image_widget])]),

@@ -162,3 +162,31 @@ def test_update_latency_smoke():
         s.sliders[0].value = -2 + 0.08 * k
     assert time.perf_counter() - start < 60  # only catches a hang, not a slowdown
     assert torch.allclose(s.z, torch.tensor([-2 + 0.08 * 49, 0.0]))
+
+
+def test_widgets_carry_the_css_classes_the_browser_test_finds_them_by():
+    kinds = ["course-latent-sliders", "course-latent-map", "course-interpolation", "course-attribute-slider"]
+    for w, kind in zip(all_widgets(), kinds):
+        assert w.widget._dom_classes == ("course-latent-widget", kind)
+        assert "course-decoded-image" in w.image_widget._dom_classes
+        images = [c for c in _descendants(w.widget) if "course-decoded-image" in getattr(c, "_dom_classes", ())]
+        assert images == [w.image_widget]  # exactly one decoded image, and it is inside the panel
+    m = all_widgets()[1]
+    assert "course-map-image" in m.map_widget._dom_classes and m.map_widget in _descendants(m.widget)
+
+
+def _descendants(widget):
+    for child in getattr(widget, "children", ()):
+        yield child
+        yield from _descendants(child)
+
+
+def test_static_pictures_are_not_cut_off_at_the_edges():
+    fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    ten_classes = widgets.latent_map(decode, torch.randn(300, 2), torch.arange(300) % 10, classes=fashion)
+    for w in [*all_widgets(), ten_classes]:
+        grey = Image.open(io.BytesIO(w.static_png())).convert("L")
+        width, height = grey.size
+        frame = [grey.crop(box) for box in ((0, 0, width, 1), (0, height - 1, width, height),
+                                            (0, 0, 1, height), (width - 1, 0, width, height))]
+        assert all(edge.getextrema() == (255, 255) for edge in frame), f"{type(w).__name__}: drawn past the edge"
