@@ -1,4 +1,5 @@
-"""Walking through a latent space: straight lines (`lerp`), great circles (`slerp`) and grids of latent points."""
+"""Walking through a latent space: straight lines (`lerp`), great circles (`slerp`), grids of latent points and
+attribute directions (`attribute_vector`)."""
 from __future__ import annotations
 
 import torch
@@ -72,3 +73,24 @@ def grid_values(n: int, *, grid_values: str = "linear", extent: tuple[float, flo
         probabilities = (torch.arange(n, dtype=torch.float64) + 0.5) / n
         return torch.distributions.Normal(0.0, 1.0).icdf(probabilities).float()
     raise ValueError(f"grid_values={grid_values!r} is not one of {GRID_VALUES}.")
+
+
+def attribute_vector(z: torch.Tensor, has_attribute: torch.Tensor) -> torch.Tensor:
+    """The direction of an attribute in latent space: mean code of the faces with it minus mean of those without.
+
+    z: (n, d) latent codes (e.g. encoder means); has_attribute: (n,) bool, at least one True and one False.
+    Returns (d,). Adding it to a code moves the code, on average, from the faces without towards those with.
+    """
+    z = torch.as_tensor(z, dtype=torch.float32)
+    has_attribute = torch.as_tensor(has_attribute)
+    if z.ndim != 2 or has_attribute.shape != (z.shape[0],):
+        raise ValueError(f"z must be (n, d) and has_attribute (n,) with the same n; got z {tuple(z.shape)} and "
+                         f"has_attribute {tuple(has_attribute.shape)}.")
+    if has_attribute.dtype != torch.bool:
+        raise ValueError(f"has_attribute must be a bool tensor (e.g. faces.attribute('Smiling')); got "
+                         f"{has_attribute.dtype}.")
+    count = int(has_attribute.sum())
+    if count == 0 or count == len(has_attribute):
+        raise ValueError(f"has_attribute is {'all False' if count == 0 else 'all True'}: the vector needs faces "
+                         "both with and without the attribute; use more faces or another attribute.")
+    return z[has_attribute].mean(0) - z[~has_attribute].mean(0)

@@ -246,3 +246,53 @@ def test_notebook_01_02_check_messages_say_what_went_wrong():
     assert "held_out" in on_train.message
     no_clamp = checks.run_check("02.4", NOTEBOOK_02["02.4"][1][0])
     assert "clamp" in no_clamp.message
+
+
+# ---- notebook 06: faces, morphing and attribute vectors ----
+
+def attribute_vector(z, has_attribute):
+    return z[has_attribute].mean(0) - z[~has_attribute].mean(0)
+
+
+def slerp_answer(a, b, t):
+    omega = torch.arccos((a @ b) / (a.norm() * b.norm()))
+    return torch.sin((1 - t) * omega) / torch.sin(omega) * a + torch.sin(t * omega) / torch.sin(omega) * b
+
+
+def apply_vector(z, direction, strengths):
+    return z[:, None, :] + strengths[None, :, None] * direction
+
+
+NOTEBOOK_06 = {
+    "06.1": (attribute_vector, [
+        lambda z, has: z[~has].mean(0) - z[has].mean(0),                                  # sign flipped
+        lambda z, has: z[has].sum(0) - z[~has].sum(0),                                    # sums, not means
+        lambda z, has: z[has].mean(0) - z.mean(0),                                        # minus the overall mean
+    ]),
+    "06.2": (slerp_answer, [
+        lambda a, b, t: (1 - t) * a + t * b,                                              # lerp
+        lambda a, b, t: slerp_answer(a / a.norm(), b / b.norm(), t),                      # drops the lengths
+        lambda a, b, t: slerp_answer(a, b, 1 - t),                                        # t backwards
+    ]),
+    "06.3": (apply_vector, [
+        lambda z, d, s: (z[None] + s[:, None, None] * d),                                 # (k, n, d)
+        lambda z, d, s: (z + d)[:, None, :].expand(-1, len(s), -1),                       # ignores strengths
+    ]),
+}
+
+
+@pytest.mark.parametrize("key", sorted(NOTEBOOK_06))
+def test_notebook_06_checks_pass_stub_and_wrong_answers(key):
+    reference, wrong_answers = NOTEBOOK_06[key]
+    assert checks.run_check(key, reference).status == PASSED, checks.run_check(key, reference).message
+    assert checks.run_check(key, not_done).status == NOT_DONE
+    for wrong in wrong_answers:
+        result = checks.run_check(key, wrong)
+        assert result.status == FAILED, f"{key} accepted a wrong answer"
+        assert "tried:" in result.message or "raised" in result.message
+
+
+def test_notebook_06_check_messages_say_what_went_wrong():
+    assert "sign" in checks.run_check("06.1", NOTEBOOK_06["06.1"][1][0]).message
+    assert "straight line" in checks.run_check("06.2", NOTEBOOK_06["06.2"][1][0]).message
+    assert "(n, k, d)" in checks.run_check("06.3", NOTEBOOK_06["06.3"][1][0]).message

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from course_lib.latent import grid_values, lerp, slerp
+from course_lib.latent import attribute_vector, grid_values, lerp, slerp
 
 
 def test_lerp_endpoints_midpoint_and_shapes():
@@ -59,3 +59,26 @@ def test_grid_values_linear_and_normal_quantiles():
     normal = torch.distributions.Normal(0.0, 1.0)
     assert torch.allclose(normal.cdf(q), torch.tensor([0.125, 0.375, 0.625, 0.875]), atol=1e-6)
     assert torch.allclose(q, -q.flip(0), atol=1e-6)
+
+
+def test_attribute_vector_is_the_difference_of_group_means():
+    z = torch.tensor([[1.0, 0.0], [3.0, 2.0], [0.0, 0.0], [0.0, 4.0], [0.0, 2.0]])
+    has = torch.tensor([True, True, False, False, False])
+    assert torch.allclose(attribute_vector(z, has), torch.tensor([2.0, -1.0]))
+    # a shift shared by every code cancels; a shift of only the faces with the attribute is recovered
+    assert torch.allclose(attribute_vector(z + 5.0, has), torch.tensor([2.0, -1.0]))
+    shifted = z.clone()
+    shifted[has] += torch.tensor([0.0, 10.0])
+    assert torch.allclose(attribute_vector(shifted, has), torch.tensor([2.0, 9.0]))
+
+
+def test_attribute_vector_bad_inputs_name_the_parameter():
+    z = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="all True"):
+        attribute_vector(z, torch.ones(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="all False"):
+        attribute_vector(z, torch.zeros(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool"):
+        attribute_vector(z, torch.tensor([1, 0, 1, 0]))
+    with pytest.raises(ValueError, match="has_attribute"):
+        attribute_vector(z, torch.tensor([True, False]))
