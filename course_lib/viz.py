@@ -7,6 +7,7 @@ figure, and returns the Axes. Images are tensors `(n, C, H, W)`, C = 1 (grey) or
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -200,7 +201,7 @@ def plot_history(history, *, title: str = "Loss during training", ax: Axes | Non
     ax.legend(frameon=False)
     ax.set_title(title)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(history.loss_name)
+    ax.set_ylabel(textwrap.fill(history.loss_name, 32))  # the full name says the reduction; wrap it
     ax.xaxis.get_major_locator().set_params(integer=True)
     return ax
 
