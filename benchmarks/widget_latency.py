@@ -2,9 +2,11 @@
 
     PYTHONPATH=$PWD python benchmarks/widget_latency.py [--widget sliders|map|interpolation|attribute]
                                                         [--latent-dim 2] [--updates 100]
+                                                        [--decoder small|notebook04|book]
 
-The decoder is an untrained conv decoder the size of the course's Fashion-MNIST one (Linear, then two
-ConvTranspose2d layers up to 28 x 28); latency does not depend on the weights. As an in-process baseline it also
+--decoder small (default): an untrained conv decoder (Linear, then two ConvTranspose2d layers up to 28 x 28);
+notebook04: the decoder of notebook 04's models.Autoencoder(kind="conv", widths=(16, 32, 64)); book: the same
+with the book's widths (32, 64, 128). The weights are untrained: latency does not depend on their values. As an in-process baseline it also
 times the bare decode of one point (on one thread, as the widgets do), so the ratio update / decode shows
 what the widget adds.
 """
@@ -15,7 +17,7 @@ import time
 import torch
 from torch import nn
 
-from course_lib import widgets
+from course_lib import models, widgets
 
 TARGET_MS = 30.0
 
@@ -27,6 +29,16 @@ def conv_decoder(latent_dim: int) -> nn.Module:
         nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # 14 x 14
         nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Sigmoid(),  # 28 x 28
     ).eval()
+
+
+def autoencoder_decoder(latent_dim: int, widths: tuple[int, ...]) -> nn.Module:
+    """The decoder of models.Autoencoder(kind="conv"): z (n, latent_dim) -> (n, 1, 28, 28) in [0, 1]."""
+    model = models.Autoencoder(kind="conv", latent_dim=latent_dim, widths=widths).eval()
+    return nn.Sequential(model.decoder, nn.Sigmoid()).eval()
+
+
+DECODERS = {"small": conv_decoder, "notebook04": lambda d: autoencoder_decoder(d, (16, 32, 64)),
+            "book": lambda d: autoencoder_decoder(d, (32, 64, 128))}
 
 
 def median_ms(step, updates: int) -> float:
@@ -43,9 +55,10 @@ def main() -> None:
     parser.add_argument("--widget", choices=["sliders", "map", "interpolation", "attribute"], default="sliders")
     parser.add_argument("--latent-dim", type=int, default=2)
     parser.add_argument("--updates", type=int, default=100)
+    parser.add_argument("--decoder", choices=list(DECODERS), default="small")
     args = parser.parse_args()
     torch.manual_seed(0)
-    decoder = conv_decoder(args.latent_dim)
+    decoder = DECODERS[args.decoder](args.latent_dim)
     d = args.latent_dim
     values = torch.linspace(-2.5, 2.5, args.updates).tolist()  # every update is a new value, so callbacks fire
     if args.widget == "sliders":
@@ -78,7 +91,7 @@ def main() -> None:
     torch.set_num_threads(threads)
     update_ms = median_ms(step, args.updates)
     assert w.image_widget is image and w.image_bytes != before, "the image was not updated in place"
-    print(f"widget={args.widget} latent_dim={d} updates={args.updates} torch_threads={torch.get_num_threads()}")
+    print(f"widget={args.widget} decoder={args.decoder} latent_dim={d} updates={args.updates} torch_threads={torch.get_num_threads()}")
     print(f"bare decode of one point, one thread (baseline): median {decode_ms:.2f} ms")
     print(f"widget update (decode + PNG + refresh): median {update_ms:.2f} ms "
           f"= {update_ms / decode_ms:.1f} x bare decode")

@@ -388,6 +388,139 @@ def _check_independent_pixel(answer):
         expect_close(got, expected, tried=tried, hint=hint, rtol=1e-4, atol=1e-4)
 
 
+# ---- notebook 03: representation learning ----
+
+def _pca_data(n: int, d: int, seed: int) -> torch.Tensor:
+    """n points in d dimensions with clearly different variances per direction and a large offset."""
+    g = _gen(seed)
+    scales = torch.linspace(3.0, 0.2, d)
+    rotation = torch.linalg.qr(torch.randn(d, d, generator=g))[0]
+    return (torch.randn(n, d, generator=g) * scales) @ rotation.T + 5 * torch.randn(d, generator=g)
+
+
+@exercise("03.1", "PCA directions from one SVD", points=2,
+          hint="mean = x.mean(0); U, S, Vt = torch.linalg.svd(x - mean, full_matrices=False); W = Vt[:k].T.")
+def _check_pca_directions(answer):
+    for n, d, k, seed in [(200, 5, 2, 10), (300, 8, 1, 11), (50, 4, 4, 12), (400, 12, 5, 13)]:
+        x = _pca_data(n, d, seed)
+        tried = f"pca_directions(x of shape ({n}, {d}), k={k})"
+        got = call(answer, x, k, tried=tried)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise CheckFailure(tried, "a pair (mean, W)", got)
+        mean, w = (torch.as_tensor(part, dtype=torch.float32) for part in got)
+        expect_close(mean, x.mean(0), tried=tried + " -> mean", rtol=1e-4, atol=1e-4)
+        if tuple(w.shape) != (d, k):
+            raise CheckFailure(tried + " -> W", f"shape ({d}, {k}): one direction per column", tuple(w.shape),
+                               "W holds the directions as columns: take the first k rows of Vt and transpose.")
+        expect_close(w.T @ w, torch.eye(k), tried=tried + " -> W.T @ W", rtol=1e-3, atol=1e-3,
+                     hint="The directions must be orthonormal (unit length): use Vt's rows, not scaled by S.")
+        v = torch.linalg.svd(x - x.mean(0), full_matrices=False)[2][:k].T
+        expect_close(w @ w.T, v @ v.T, tried=tried + " -> W @ W.T (the subspace W spans)", rtol=1e-3, atol=1e-3,
+                     hint="Centre x (subtract the mean) before the SVD, and keep the k directions of LARGEST "
+                          "variance (the first rows of Vt).")
+
+
+@exercise("03.2", "The linear encoder and decoder", points=1,
+          hint="z = (x - mean) @ W; x_hat = z @ W.T + mean.")
+def _check_pca_encode_decode(answer):
+    for n, d, k, seed in [(10, 6, 2, 20), (1, 4, 1, 21), (25, 9, 9, 22), (7, 784, 3, 23)]:
+        g = _gen(seed)
+        w = torch.linalg.qr(torch.randn(d, k, generator=g))[0]
+        mean = torch.rand(d, generator=g) + 0.5
+        x = torch.rand(n, d, generator=g)
+        tried = f"pca_encode_decode(x of shape ({n}, {d}), mean of shape ({d},), W of shape ({d}, {k}))"
+        got = call(answer, x, mean, w, tried=tried)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise CheckFailure(tried, "a pair (z, x_hat)", got)
+        z = (x - mean) @ w
+        expect_close(got[0], z, tried=tried + " -> z", rtol=1e-4, atol=1e-4,
+                     hint="Encode the centred images: subtract the mean before multiplying by W.")
+        expect_close(got[1], z @ w.T + mean, tried=tried + " -> x_hat", rtol=1e-4, atol=1e-4,
+                     hint="Decode with W.T and add the mean back.")
+
+
+# ---- notebook 04: the autoencoder ----
+
+def _encoder_parameters(latent_dim: int) -> int:
+    convs = (1 * 9 + 1) * 16 + (16 * 9 + 1) * 32 + (32 * 9 + 1) * 64
+    return convs + (64 * 4 * 4 + 1) * latent_dim
+
+
+@exercise("04.1", "The encoder network", points=2,
+          hint="nn.Sequential(Conv2d(1, 16, 3, stride=2, padding=1), ReLU, Conv2d(16, 32, ...), ReLU, "
+               "Conv2d(32, 64, ...), ReLU, Flatten, Linear(64 * 4 * 4, latent_dim)).")
+def _check_encoder(answer):
+    g = _gen(30)
+    for latent_dim in (2, 5):
+        tried = f"Encoder(latent_dim={latent_dim})"
+        net = call(answer, latent_dim, tried=tried)
+        if not isinstance(net, torch.nn.Module):
+            raise CheckFailure(tried, "an nn.Module", net, "Subclass nn.Module (or build an nn.Sequential).")
+        count = sum(p.numel() for p in net.parameters() if p.requires_grad)
+        if count != _encoder_parameters(latent_dim):
+            raise CheckFailure(tried + ".parameters()", f"{_encoder_parameters(latent_dim):,} trainable numbers",
+                               f"{count:,}", "Three 3x3 convolutions 1 -> 16 -> 32 -> 64 channels (stride 2, "
+                               "padding 1: 28 -> 14 -> 7 -> 4), then one Linear(64 * 4 * 4, latent_dim).")
+        for batch in (1, 3, 16):
+            x = torch.rand(batch, 1, 28, 28, generator=g)
+            z = call(net, x, tried=f"{tried}(x of shape ({batch}, 1, 28, 28))")
+            if not isinstance(z, torch.Tensor) or tuple(z.shape) != (batch, latent_dim):
+                raise CheckFailure(f"{tried}(x of shape ({batch}, 1, 28, 28))", f"shape ({batch}, {latent_dim})",
+                                   tuple(z.shape) if isinstance(z, torch.Tensor) else z)
+        a, b = torch.rand(2, 1, 1, 28, 28, generator=g)
+        with torch.no_grad():
+            za, zb, zab, z0 = (net(v) for v in (a, b, a + b, torch.zeros_like(a)))
+        if torch.allclose(za + zb - z0, zab, atol=1e-5):
+            raise CheckFailure(f"{tried}: is encoder(a + b) = encoder(a) + encoder(b) - encoder(0)?",
+                               "no: the encoder is nonlinear", "yes: it is an affine map",
+                               "Put a ReLU after each convolution.")
+        if torch.allclose(za, zb):
+            raise CheckFailure(f"{tried} on two different images", "different latent points", "the same point")
+        net.zero_grad()
+        net(torch.rand(4, 1, 28, 28, generator=g)).pow(2).sum().backward()
+        if any(p.grad is None for p in net.parameters() if p.requires_grad):
+            raise CheckFailure(f"{tried}: gradients after backward()", "a gradient for every parameter",
+                               "some parameters got none", "Use every layer you create in forward().")
+
+
+@exercise("04.2", "The reconstruction loss in nats per image", points=2,
+          hint="F.binary_cross_entropy_with_logits(logits, x, reduction='none'), then sum over every axis but "
+               "the first (one number per image).")
+def _check_reconstruction_loss(answer):
+    g = _gen(31)
+    extreme = torch.tensor([[-200.0, 200.0, -60.0, 60.0, 0.0, 3.0]]).view(1, 1, 2, 3)
+    cases = [(torch.randn(4, 1, 28, 28, generator=g) * 3, torch.rand(4, 1, 28, 28, generator=g).round()),
+             (torch.randn(2, 3, 5, 5, generator=g), torch.rand(2, 3, 5, 5, generator=g)),
+             (extreme, torch.tensor([[1.0, 0.0, 1.0, 0.0, 0.5, 1.0]]).view(1, 1, 2, 3))]
+    for logits, x in cases:
+        tried = f"reconstruction_loss(logits of shape {tuple(logits.shape)}, x of shape {tuple(x.shape)})"
+        if logits is extreme:
+            tried += " with logits as large as +-200"
+        got = call(answer, logits, x, tried=tried)
+        expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
+        expected = expected.flatten(1).sum(1)
+        got_t = torch.as_tensor(got, dtype=torch.float32)
+        hint = ""
+        if not torch.isfinite(got_t).all():
+            hint = ("log(sigmoid(l)) overflows for large logits: compute from the logits directly "
+                    "(binary_cross_entropy_with_logits, or softplus).")
+        elif got_t.shape == expected.shape and torch.allclose(got_t * x[0].numel(), expected, rtol=1e-3):
+            hint = "Sum over the pixels (nats per image), do not average them."
+        expect_close(got_t, expected, tried=tried, rtol=1e-4, atol=1e-3,
+                     hint=hint or "One number per image: the binary cross-entropy summed over its pixels.")
+
+
+@exercise("04.3", "Interpolate between two latent points", points=1,
+          hint="t = torch.linspace(0, 1, steps); return (1 - t)[:, None] * z_a + t[:, None] * z_b.")
+def _check_interpolate(answer):
+    g = _gen(32)
+    for d, steps in [(2, 5), (2, 2), (7, 11), (3, 1)]:
+        z_a, z_b = torch.randn(d, generator=g), torch.randn(d, generator=g)
+        tried = f"interpolate(z_a of shape ({d},), z_b of shape ({d},), steps={steps})"
+        got = call(answer, z_a, z_b, steps, tried=tried)
+        t = torch.linspace(0, 1, steps)[:, None]
+        expect_close(got, (1 - t) * z_a + t * z_b, tried=tried, rtol=1e-4, atol=1e-5,
+                     hint=f"Return {steps} points (steps, d), evenly spaced, the first z_a and the last z_b.")
 # ---- notebook 06: faces, morphing and attribute vectors ----------------------------------------------------------
 
 @exercise("06.1", "The attribute vector", points=2,

@@ -248,6 +248,86 @@ def test_notebook_01_02_check_messages_say_what_went_wrong():
     assert "clamp" in no_clamp.message
 
 
+# ---- notebooks 03 and 04: representation learning, the autoencoder ----
+
+def pca_directions(x, k):
+    mean = x.mean(0)
+    return mean, torch.linalg.svd(x - mean, full_matrices=False)[2][:k].T
+
+
+def pca_encode_decode(x, mean, w):
+    z = (x - mean) @ w
+    return z, z @ w.T + mean
+
+
+def conv_encoder(latent_dim, relu=True):
+    act = torch.nn.ReLU if relu else torch.nn.Identity
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, stride=2, padding=1), act(), torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), act(),
+        torch.nn.Conv2d(32, 64, 3, stride=2, padding=1), act(), torch.nn.Flatten(), torch.nn.Linear(1024, latent_dim))
+
+
+def reconstruction_loss(logits, x):
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+def interpolate(z_a, z_b, steps):
+    t = torch.linspace(0, 1, steps)[:, None]
+    return (1 - t) * z_a + t * z_b
+
+
+NOTEBOOKS_03_04 = {
+    "03.1": (pca_directions, [
+        lambda x, k: (x.mean(0), torch.linalg.svd(x, full_matrices=False)[2][:k].T),                 # not centred
+        lambda x, k: (x.mean(0), torch.linalg.svd(x - x.mean(0), full_matrices=False)[2][-k:].T),    # smallest
+        lambda x, k: (x.mean(0), (lambda s: s[2][:k].T * s[1][:k])(torch.linalg.svd(x - x.mean(0), False))),  # scaled
+    ]),
+    "03.2": (pca_encode_decode, [
+        lambda x, mean, w: (x @ w, x @ w @ w.T + mean),                                          # no centring
+        lambda x, mean, w: ((x - mean) @ w, (x - mean) @ w @ w.T),                               # mean not added back
+    ]),
+    "04.1": (conv_encoder, [
+        lambda d: conv_encoder(d, relu=False),                                                   # linear
+        lambda d: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 29), torch.nn.ReLU(),
+                                      torch.nn.Linear(29, d)),                                   # an MLP
+        lambda d: torch.nn.Sequential(*list(conv_encoder(d))[:-1], torch.nn.Linear(1024, d + 1)),  # wrong size
+    ]),
+    "04.2": (reconstruction_loss, [
+        lambda logits, x: reconstruction_loss(logits, x) / x[0].numel(),                         # mean over pixels
+        lambda logits, x: -(x * torch.sigmoid(logits).log()
+                            + (1 - x) * (1 - torch.sigmoid(logits)).log()).flatten(1).sum(1),    # overflows
+        lambda logits, x: torch.nn.functional.binary_cross_entropy(
+            torch.sigmoid(logits), x, reduction="none").flatten(1).sum(1),                       # clamps at 100
+        lambda logits, x: reconstruction_loss(logits, x).mean(),                                 # one number
+    ]),
+    "04.3": (interpolate, [
+        lambda z_a, z_b, steps: z_a + (torch.arange(steps)[:, None] / steps) * (z_b - z_a),      # misses z_b
+        lambda z_a, z_b, steps: interpolate(z_b, z_a, steps),                                    # backwards
+    ]),
+}
+
+
+@pytest.mark.parametrize("key", sorted(NOTEBOOKS_03_04))
+def test_notebook_03_04_checks_pass_stub_and_wrong_answers(key):
+    reference, wrong_answers = NOTEBOOKS_03_04[key]
+    torch.manual_seed(0)
+    assert checks.run_check(key, reference).status == PASSED, checks.run_check(key, reference).message
+    assert checks.run_check(key, not_done).status == NOT_DONE
+    for index, wrong in enumerate(wrong_answers):
+        result = checks.run_check(key, wrong)
+        assert result.status == FAILED, f"{key} accepted wrong answer {index}"
+        assert "tried:" in result.message or "raised" in result.message
+
+
+def test_notebook_03_04_check_messages_say_what_went_wrong():
+    assert "Centre x" in checks.run_check("03.1", NOTEBOOKS_03_04["03.1"][1][0]).message
+    assert "orthonormal" in checks.run_check("03.1", NOTEBOOKS_03_04["03.1"][1][2]).message
+    assert "ReLU" in checks.run_check("04.1", NOTEBOOKS_03_04["04.1"][1][0]).message
+    assert "trainable numbers" in checks.run_check("04.1", NOTEBOOKS_03_04["04.1"][1][1]).message
+    assert "do not average" in checks.run_check("04.2", NOTEBOOKS_03_04["04.2"][1][0]).message
+    assert "overflows" in checks.run_check("04.2", NOTEBOOKS_03_04["04.2"][1][1]).message
+
+
 # ---- notebook 06: faces, morphing and attribute vectors ----
 
 def attribute_vector(z, has_attribute):
