@@ -6,6 +6,7 @@ expected, what came back, and a hint. Each exercise is registered below with `@e
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -521,6 +522,79 @@ def _check_interpolate(answer):
         t = torch.linspace(0, 1, steps)[:, None]
         expect_close(got, (1 - t) * z_a + t * z_b, tried=tried, rtol=1e-4, atol=1e-5,
                      hint=f"Return {steps} points (steps, d), evenly spaced, the first z_a and the last z_b.")
+# ---- notebook 05: the variational autoencoder ----------------------------------------------------------------------
+
+def _gaussian_cases() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(mean, logvar) pairs of shape (batch, d): the prior itself, one dimension, and random ones."""
+    g = _gen(5)
+    return [(torch.zeros(2, 3), torch.zeros(2, 3)), (torch.tensor([[1.5]]), torch.tensor([[-2.0]])),
+            (torch.randn(4, 2, generator=g), torch.randn(4, 2, generator=g)),
+            (torch.randn(3, 16, generator=g) * 2, torch.randn(3, 16, generator=g) - 1)]
+
+
+@exercise("05.1", "The reparameterisation step", points=2,
+          hint="z = mean + exp(logvar / 2) * eps: the standard deviation is exp(logvar / 2), not exp(logvar).")
+def _check_reparameterize(answer):
+    for mean, logvar in _gaussian_cases():
+        eps = torch.randn(mean.shape, generator=_gen(mean.numel()))
+        mean, logvar = mean.clone().requires_grad_(), logvar.clone().requires_grad_()
+        tried = f"reparameterize(mean={_short(mean.detach())}, logvar={_short(logvar.detach())}, eps=...)"
+        got = call(answer, mean, logvar, eps, tried=tried)
+        expected = mean.detach() + torch.exp(0.5 * logvar.detach()) * eps
+        expect_close(got.detach() if isinstance(got, torch.Tensor) else got, expected, tried=tried)
+        if not isinstance(got, torch.Tensor) or got.grad_fn is None:
+            raise CheckFailure(tried, "a tensor that gradients can flow through to mean and logvar",
+                               "a result with no grad_fn", "Compute z from mean and logvar with torch "
+                               "operations (no .detach(), .item() or torch.no_grad()).")
+
+
+@exercise("05.2", "The KL divergence from q(z|x) to N(0, I), in closed form", points=2,
+          hint="0.5 * sum over the latent dimensions of (exp(logvar) + mean^2 - 1 - logvar), one number per row.")
+def _check_gaussian_kl(answer):
+    for mean, logvar in _gaussian_cases():
+        tried = f"gaussian_kl(mean={_short(mean)}, logvar={_short(logvar)})"
+        got = call(answer, mean, logvar, tried=tried)
+        expected = 0.5 * (logvar.exp() + mean.pow(2) - 1 - logvar).sum(dim=1)
+        expect_close(got, expected, tried=tried, hint="One KL per image: sum over the latent dimensions "
+                     "(dim=1), not over the batch; the KL of N(0, I) from itself is 0.")
+
+
+@exercise("05.3", "The ELBO of each image", points=2,
+          hint="ELBO = -(BCE summed over the pixels of each image, from logits) - KL; both per image, shape (batch,).")
+def _check_elbo(answer):
+    g = _gen(53)
+    for batch, d in [(1, 1), (3, 2), (5, 8)]:
+        x = (torch.rand(batch, 1, 4, 4, generator=g) > 0.5).float()
+        logits = torch.randn(batch, 1, 4, 4, generator=g) * 3
+        mean, logvar = torch.randn(batch, d, generator=g), torch.randn(batch, d, generator=g)
+        tried = f"elbo(x (batch={batch}, 1, 4, 4), logits, mean (batch={batch}, d={d}), logvar)"
+        got = call(answer, x, logits, mean, logvar, tried=tried)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+        expected = -bce - 0.5 * (logvar.exp() + mean.pow(2) - 1 - logvar).sum(dim=1)
+        expect_close(got, expected, tried=tried, hint="Sum the BCE over each image's pixels and the KL over the "
+                     "latent dimensions, keep one value per image, and subtract both (the ELBO is a log-likelihood "
+                     "bound: negative, higher is better).")
+
+
+@exercise("05.4", "The importance-weighted estimate of log p(x)", points=2,
+          hint="log w = log p(x|z) + log p(z) - log q(z|x); estimate = logsumexp(log w, dim=1) - log(k).")
+def _check_iwae(answer):
+    g = _gen(54)
+    cases = [(torch.full((1, 1), -3.0), torch.full((1, 1), -1.0), torch.full((1, 1), -1.5)),
+             (torch.randn(2, 5, generator=g), torch.randn(2, 5, generator=g), torch.randn(2, 5, generator=g)),
+             (torch.randn(3, 100, generator=g) * 5 - 600, torch.randn(3, 100, generator=g) - 20,
+              torch.randn(3, 100, generator=g) - 18)]  # realistic sizes: exp() of these underflows to 0
+    for log_px_z, log_pz, log_qz in cases:
+        tried = (f"iwae_estimate(log_px_z, log_pz, log_qz) with shape {tuple(log_px_z.shape)}, log p(x|z) around "
+                 f"{log_px_z.mean().item():.0f}")
+        got = call(answer, log_px_z, log_pz, log_qz, tried=tried)
+        k = log_px_z.shape[1]
+        expected = torch.logsumexp(log_px_z + log_pz - log_qz, dim=1) - math.log(k)
+        expect_close(got, expected, tried=tried, rtol=1e-5, atol=1e-4,
+                     hint="Average the weights (not their logs) over the k samples of each image, and do it in "
+                     "log space with torch.logsumexp: exp(-600) underflows to 0.")
+
+
 # ---- notebook 06: faces, morphing and attribute vectors ----------------------------------------------------------
 
 @exercise("06.1", "The attribute vector", points=2,

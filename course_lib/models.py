@@ -304,5 +304,37 @@ class VAE(_LatentImageModel):
         return self.decode(torch.randn(n, self.latent_dim, generator=generator))
 
 
+@torch.no_grad()
+def iwae_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 100, batch_size: int = 256,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Importance-weighted estimate of log p(x) per image, in nats: (batch, C, H, W) in [0, 1] -> (batch,).
+
+    log p(x) ~ log (1/k) sum_j p(x|z_j) p(z_j) / q(z_j|x), z_j ~ q(z|x), computed with logsumexp. k=1 gives
+    one-sample ELBO; the estimate is a lower bound of log p(x) that rises (on average) towards it as k grows.
+    Bernoulli p(x|z), so it is a normalised log-probability only for binary x. generator: on x's device.
+    """
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_lib.models.VAE; got a {type(model).__name__}.")
+    if not _positive_int(k):
+        raise ValueError(f"k={k!r} must be a positive whole number of importance samples, e.g. 100.")
+    if not _positive_int(batch_size):
+        raise ValueError(f"batch_size={batch_size!r} must be a positive whole number, e.g. 256.")
+    x = model._images(x)
+    chunk = max(1, batch_size // k)  # images per pass, so that chunk * k decoder inputs fit in one batch
+    out = []
+    for start in range(0, len(x), chunk):
+        xb = x[start:start + chunk]
+        mean, logvar = model.encoder(xb).chunk(2, dim=1)
+        mean, logvar = mean.repeat_interleave(k, 0), logvar.repeat_interleave(k, 0)
+        eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        z = mean + torch.exp(0.5 * logvar) * eps
+        log_q = -0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi)).sum(1)
+        log_prior = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(1)
+        log_px_z = -bernoulli_nll(model.decoder(z), xb.repeat_interleave(k, 0))
+        log_w = (log_px_z + log_prior - log_q).view(-1, k)
+        out.append(torch.logsumexp(log_w, dim=1) - math.log(k))
+    return torch.cat(out)
+
+
 def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0

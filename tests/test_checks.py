@@ -328,6 +328,64 @@ def test_notebook_03_04_check_messages_say_what_went_wrong():
     assert "overflows" in checks.run_check("04.2", NOTEBOOKS_03_04["04.2"][1][1]).message
 
 
+# ---- notebook 05: the variational autoencoder ------------------------------------------------------------------------
+
+def reparameterize(mean, logvar, eps):
+    return mean + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mean, logvar):
+    return 0.5 * (logvar.exp() + mean ** 2 - 1 - logvar).sum(dim=1)
+
+
+def elbo(x, logits, mean, logvar):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(dim=1)
+    return -bce - gaussian_kl(mean, logvar)
+
+
+def iwae_estimate(log_px_z, log_pz, log_qz):
+    return torch.logsumexp(log_px_z + log_pz - log_qz, dim=1) - np.log(log_px_z.shape[1])
+
+
+NOTEBOOK_05 = {
+    "05.1": (reparameterize, [
+        lambda mean, logvar, eps: mean + torch.exp(logvar) * eps,                     # variance, not std
+        lambda mean, logvar, eps: (mean + torch.exp(0.5 * logvar) * eps).detach(),     # no gradient path
+    ]),
+    "05.2": (gaussian_kl, [
+        lambda mean, logvar: gaussian_kl(mean, logvar).sum(),                          # summed over the batch
+        lambda mean, logvar: 0.5 * (logvar.exp() + mean ** 2 - logvar).sum(dim=1),     # forgot the -1
+    ]),
+    "05.3": (elbo, [
+        lambda x, logits, mean, logvar: -elbo(x, logits, mean, logvar),                # the loss, not the ELBO
+        lambda x, logits, mean, logvar: -torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, x, reduction="none").flatten(1).mean(dim=1) - gaussian_kl(mean, logvar),  # mean over pixels
+    ]),
+    "05.4": (iwae_estimate, [
+        lambda a, b, c: (a + b - c).mean(dim=1),                                       # the ELBO, not IWAE
+        lambda a, b, c: torch.log(torch.exp(a + b - c).mean(dim=1)),                   # underflows to -inf
+    ]),
+}
+
+
+@pytest.mark.parametrize("key", sorted(NOTEBOOK_05))
+def test_notebook_05_checks_pass_stub_and_wrong_answers(key):
+    reference, wrong_answers = NOTEBOOK_05[key]
+    assert checks.run_check(key, reference).status == PASSED, checks.run_check(key, reference).message
+    assert checks.run_check(key, not_done).status == NOT_DONE
+    for wrong in wrong_answers:
+        result = checks.run_check(key, wrong)
+        assert result.status == FAILED, f"{key} accepted a wrong answer"
+        assert "tried:" in result.message or "raised" in result.message
+
+
+def test_notebook_05_check_messages_say_what_went_wrong():
+    detached = checks.run_check("05.1", NOTEBOOK_05["05.1"][1][1])
+    assert "grad_fn" in detached.message
+    underflow = checks.run_check("05.4", NOTEBOOK_05["05.4"][1][1])
+    assert "logsumexp" in underflow.message
+
+
 # ---- notebook 06: faces, morphing and attribute vectors ----
 
 def attribute_vector(z, has_attribute):

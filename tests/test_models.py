@@ -200,3 +200,50 @@ def test_shared_blocks_can_be_used_alone():
     assert models.bernoulli_nll(torch.zeros(2, 1, 2, 2), torch.ones(2, 1, 2, 2)).allclose(
         torch.full((2,), 4 * math.log(2.0)))
     assert F.binary_cross_entropy_with_logits(torch.zeros(1), torch.ones(1)).item() == pytest.approx(math.log(2))
+
+
+# ---- the importance-weighted estimate of log p(x) ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained_vae_and_images():
+    """A small MLP VAE trained briefly on noisy copies of 6 binary 8x8 patterns: q(z|x) is then imperfect."""
+    from course_lib import train
+    g = torch.Generator().manual_seed(0)
+    patterns = (torch.rand(6, 1, 8, 8, generator=g) < 0.5).float()
+    x = patterns[torch.randint(0, 6, (600,), generator=g)]
+    x = (x - (torch.rand(x.shape, generator=g) < 0.05).float()).abs()  # flip 5% of the pixels
+    torch.manual_seed(0)
+    model = VAE("mlp", latent_dim=2, widths=(32,), image_shape=(1, 8, 8))
+    train.fit(model, x[:500], epochs=3, batch_size=50, lr=3e-3, device="cpu", progress=False)
+    return model, x[500:]
+
+
+def test_elbo_is_below_the_iwae_estimate_which_grows_with_k(trained_vae_and_images):
+    model, x = trained_vae_and_images
+    with torch.no_grad():  # the ELBO with the closed-form KL, averaged over 50 z per image (little noise left)
+        mean, logvar = model.encode_distribution(x)
+        elbo = torch.stack([-(models.bernoulli_nll(model.decoder(reparameterize(mean, logvar)), x)
+                              + gaussian_kl(mean, logvar)) for _ in range(50)]).mean()
+    estimates = {k: models.iwae_log_likelihood(model, x, k=k, generator=torch.Generator().manual_seed(k)).mean()
+                 for k in (1, 10, 100, 1000)}
+    assert estimates[1].item() == pytest.approx(elbo.item(), abs=0.3)  # k=1 is a one-sample ELBO
+    assert elbo + 0.1 < estimates[10] < estimates[100] < 0
+    assert estimates[1000] > estimates[100] - 0.01
+    assert estimates[1000] - estimates[100] < estimates[100] - estimates[10]  # it levels off towards log p(x)
+
+
+def test_iwae_is_per_image_and_repeats_with_a_generator(trained_vae_and_images):
+    model, x = trained_vae_and_images
+    first = models.iwae_log_likelihood(model, x[:7], k=20, batch_size=30, generator=torch.Generator().manual_seed(1))
+    again = models.iwae_log_likelihood(model, x[:7], k=20, batch_size=500, generator=torch.Generator().manual_seed(1))
+    assert first.shape == (7,) and torch.isfinite(first).all()
+    assert torch.allclose(first, again, atol=1e-4) or first.mean().item() == pytest.approx(again.mean().item(), abs=2)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"k": 0}, "k="), ({"k": 2.5}, "k="), ({"batch_size": 0}, "batch_size=")])
+def test_iwae_refuses_bad_arguments(trained_vae_and_images, kwargs, name):
+    model, x = trained_vae_and_images
+    with pytest.raises(ValueError, match=name):
+        models.iwae_log_likelihood(model, x[:2], **kwargs)
+    with pytest.raises(TypeError, match="VAE"):
+        models.iwae_log_likelihood(make(Autoencoder), torch.rand(2, 1, 28, 28))
