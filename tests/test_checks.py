@@ -225,18 +225,6 @@ NOTEBOOK_02 = {
 }
 
 
-@pytest.mark.parametrize("key", sorted({**NOTEBOOK_01, **NOTEBOOK_02}))
-def test_notebook_01_02_checks_pass_stub_and_wrong_answers(key):
-    reference, wrong_answers = {**NOTEBOOK_01, **NOTEBOOK_02}[key]
-    torch.manual_seed(0)
-    assert checks.run_check(key, reference).status == PASSED, checks.run_check(key, reference).message
-    assert checks.run_check(key, not_done).status == NOT_DONE
-    for wrong in wrong_answers:
-        result = checks.run_check(key, wrong)
-        assert result.status == FAILED, f"{key} accepted a wrong answer"
-        assert "tried:" in result.message or "raised" in result.message
-
-
 def test_notebook_01_02_check_messages_say_what_went_wrong():
     mean_image = checks.run_check("01.3", NOTEBOOK_01["01.3"][1][0])
     assert "k identical images" in mean_image.message and "random element" in mean_image.message
@@ -307,18 +295,6 @@ NOTEBOOKS_03_04 = {
 }
 
 
-@pytest.mark.parametrize("key", sorted(NOTEBOOKS_03_04))
-def test_notebook_03_04_checks_pass_stub_and_wrong_answers(key):
-    reference, wrong_answers = NOTEBOOKS_03_04[key]
-    torch.manual_seed(0)
-    assert checks.run_check(key, reference).status == PASSED, checks.run_check(key, reference).message
-    assert checks.run_check(key, not_done).status == NOT_DONE
-    for index, wrong in enumerate(wrong_answers):
-        result = checks.run_check(key, wrong)
-        assert result.status == FAILED, f"{key} accepted wrong answer {index}"
-        assert "tried:" in result.message or "raised" in result.message
-
-
 def test_notebook_03_04_check_messages_say_what_went_wrong():
     assert "Centre x" in checks.run_check("03.1", NOTEBOOKS_03_04["03.1"][1][0]).message
     assert "orthonormal" in checks.run_check("03.1", NOTEBOOKS_03_04["03.1"][1][2]).message
@@ -368,17 +344,6 @@ NOTEBOOK_05 = {
 }
 
 
-@pytest.mark.parametrize("key", sorted(NOTEBOOK_05))
-def test_notebook_05_checks_pass_stub_and_wrong_answers(key):
-    reference, wrong_answers = NOTEBOOK_05[key]
-    assert checks.run_check(key, reference).status == PASSED, checks.run_check(key, reference).message
-    assert checks.run_check(key, not_done).status == NOT_DONE
-    for wrong in wrong_answers:
-        result = checks.run_check(key, wrong)
-        assert result.status == FAILED, f"{key} accepted a wrong answer"
-        assert "tried:" in result.message or "raised" in result.message
-
-
 def test_notebook_05_check_messages_say_what_went_wrong():
     detached = checks.run_check("05.1", NOTEBOOK_05["05.1"][1][1])
     assert "grad_fn" in detached.message
@@ -419,18 +384,28 @@ NOTEBOOK_06 = {
 }
 
 
-@pytest.mark.parametrize("key", sorted(NOTEBOOK_06))
-def test_notebook_06_checks_pass_stub_and_wrong_answers(key):
-    reference, wrong_answers = NOTEBOOK_06[key]
-    assert checks.run_check(key, reference).status == PASSED, checks.run_check(key, reference).message
-    assert checks.run_check(key, not_done).status == NOT_DONE
-    for wrong in wrong_answers:
-        result = checks.run_check(key, wrong)
-        assert result.status == FAILED, f"{key} accepted a wrong answer"
-        assert "tried:" in result.message or "raised" in result.message
-
-
 def test_notebook_06_check_messages_say_what_went_wrong():
     assert "sign" in checks.run_check("06.1", NOTEBOOK_06["06.1"][1][0]).message
     assert "straight line" in checks.run_check("06.2", NOTEBOOK_06["06.2"][1][0]).message
     assert "(n, k, d)" in checks.run_check("06.3", NOTEBOOK_06["06.3"][1][0]).message
+
+
+# ---- every lesson exercise: the reference passes, a stub is not done, each wrong answer fails ---------------------
+
+ANSWERS = {**NOTEBOOK_01, **NOTEBOOK_02, **NOTEBOOKS_03_04, **NOTEBOOK_05, **NOTEBOOK_06}
+
+
+def test_every_lesson_exercise_has_a_reference_and_wrong_answers_here():
+    assert set(ANSWERS) == {key for key in checks.EXERCISES if not key.startswith("00.")}
+
+
+@pytest.mark.parametrize("key", sorted(ANSWERS))
+def test_checks_pass_the_reference_and_fail_stubs_and_wrong_answers(key):
+    reference, wrong_answers = ANSWERS[key]
+    torch.manual_seed(0)
+    assert checks.run_check(key, reference).status == PASSED, checks.run_check(key, reference).message
+    assert checks.run_check(key, not_done).status == NOT_DONE
+    for index, wrong in enumerate(wrong_answers):
+        result = checks.run_check(key, wrong)
+        assert result.status == FAILED, f"{key} accepted wrong answer {index}"
+        assert "tried:" in result.message or "raised" in result.message
