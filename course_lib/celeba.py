@@ -32,7 +32,7 @@ import torchvision
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm.auto import tqdm
 
-from course_lib.data import CorruptDataError, DataNotFoundError, _subset_size, cache_dir, write_atomic
+from course_lib.data import CorruptDataError, DataNotFoundError, cache_dir, subset_index, write_atomic
 
 ATTRIBUTE_NAMES = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
@@ -93,13 +93,8 @@ class FaceData:
 
     def subset(self, n: int | None = None, *, fraction: float | None = None, seed: int = 0) -> FaceData:
         """A random subset of `n` faces (or a `fraction` of them), the same one for the same `seed`."""
-        index = _subset_index(len(self), _subset_size(len(self), n, fraction), seed)
+        index = subset_index(len(self), n, fraction=fraction, seed=seed)
         return FaceData(self.images[index], self.attributes[index], self.attribute_names, self.is_standin)
-
-
-def _subset_index(total: int, n: int, seed: int) -> torch.Tensor:
-    """The sorted indices of `n` of `total` items, chosen at random by `seed` (as `ImageData.subset` does)."""
-    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
 
 # ---- finding the files ----
@@ -232,7 +227,7 @@ def _crop_resize(path: Path, size: int) -> np.ndarray:
 def _prepare(source: _Source, size: int, n: int | None, seed: int, standin: bool) -> dict:
     """Decode, crop and shrink the chosen images of `source`; the dict that the cache file holds."""
     files, table = read_attributes(source.attributes)
-    chosen = torch.arange(len(files)) if n is None else _subset_index(len(files), _check_n(n, len(files)), seed)
+    chosen = torch.arange(len(files)) if n is None else subset_index(len(files), _check_n(n, len(files)), seed=seed)
     names = [files[i] for i in chosen.tolist()]
     on_disk = {entry.name for entry in os.scandir(source.images)}
     if not any(name.lower().endswith(".jpg") for name in on_disk):

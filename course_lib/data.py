@@ -74,10 +74,14 @@ class ImageData:
 
     def subset(self, n: int | None = None, *, fraction: float | None = None, seed: int = 0) -> ImageData:
         """A random subset of `n` images (or a `fraction` of them), the same one for the same `seed`."""
-        size = _subset_size(len(self), n, fraction)
-        generator = torch.Generator().manual_seed(seed)
-        index = torch.randperm(len(self), generator=generator)[:size].sort().values
+        index = subset_index(len(self), n, fraction=fraction, seed=seed)
         return ImageData(self.images[index], self.labels[index], self.classes)
+
+
+def subset_index(total: int, n: int | None = None, *, fraction: float | None = None, seed: int = 0) -> torch.Tensor:
+    """Sorted indices of a random subset of `n` of `total` items (or a `fraction`), the same for the same `seed`."""
+    size = _subset_size(total, n, fraction)
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:size].sort().values
 
 
 def _subset_size(total: int, n: int | None, fraction: float | None) -> int:
