@@ -69,10 +69,15 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:  # a page closed mid-request; failures show in the page
+        pass
+
+
 @pytest.fixture(scope="module")
 def server(site):
     """`python -m http.server` in a thread, on a free port of 127.0.0.1; yields its base URL."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    httpd = QuietServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -153,6 +158,7 @@ PAGE_FACTS = """() => {
     errorOutputs: Array.from(document.querySelectorAll('.cell_output .traceback, .cell_output .stderr'))
       .map(o => o.textContent).filter(t => /Error|Traceback|Exception/.test(t)).map(t => t.slice(0, 300)),
     outputText: Array.from(document.querySelectorAll('.cell_output'), o => o.innerText).join('\\n'),
+    widgetViews: document.querySelectorAll('script[type*="jupyter.widget"]').length,  // no manager: they stay blank
     articleText: article.innerText,
     links: Object.fromEntries(Array.from(document.querySelectorAll('.course-links a'), a => [a.textContent.trim(), a.href])),
     internal: Array.from(document.querySelectorAll('a[href]'), a => a.href)
@@ -214,6 +220,7 @@ def check_page(context, server: str, name: str) -> dict:
     assert not visit.errors, f"{name}: {visit.errors[:5]}"
     assert not facts["brokenImages"], f"{name}: broken images {facts['brokenImages'][:5]}"
     assert not facts["errorOutputs"], f"{name}: error output {facts['errorOutputs'][:3]}"
+    assert not facts["widgetViews"], f"{name}: {facts['widgetViews']} widget outputs left for a widget manager (blank)"
     assert not WIDGET_TEXT.search(facts["outputText"]), \
         f"{name}: a widget shows as text: {WIDGET_TEXT.search(facts['outputText'])[0]!r}"
     assert not facts["untypeset"] and not facts["mathErrors"], \
@@ -340,3 +347,33 @@ def test_a_failing_lesson_stops_the_build_and_names_the_cell(tmp_path):
     with pytest.raises(site_build.BuildError, match=r"broken\.ipynb: cell 2 .* raised ValueError: the data is gone"):
         site_build.run_lessons([path], tmp_path / "cache", fast=True, jobs=1)
     assert not list((tmp_path / "cache" / "fast").glob("*.ipynb")), "a failed run must not be cached"
+
+
+def load_conf(monkeypatch, **settings):
+    """website/conf.py as Sphinx reads it, with these environment variables set (and the others of its own unset)."""
+    for name in ("COURSE_SITE_REPOSITORY", "COURSE_SITE_BRANCH", "COURSE_SITE_HUB", "COURSE_SITE_HUB_REPOSITORY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("site_conf", ROOT / "website" / "conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    return conf
+
+
+def test_page_links_follow_the_repository_setting(monkeypatch):
+    conf = load_conf(monkeypatch, COURSE_SITE_REPOSITORY="https://github.com/someone/course", COURSE_SITE_BRANCH="spring")
+    links = conf.notebook_links("exercises/02_density_estimation_mle")
+    assert links == {
+        "source": "https://github.com/someone/course/blob/spring/exercises/02_density_estimation_mle.ipynb",
+        "Binder": "https://mybinder.org/v2/gh/someone/course/spring?urlpath=lab%2Ftree%2Fexercises%2F02_density_estimation_mle.ipynb",
+        "Colab": "https://colab.research.google.com/github/someone/course/blob/spring/exercises/02_density_estimation_mle.ipynb"}
+
+
+def test_a_hub_setting_adds_an_nbgitpuller_link(monkeypatch):
+    conf = load_conf(monkeypatch, COURSE_SITE_REPOSITORY="https://github.com/someone/course",
+                     COURSE_SITE_HUB="https://hub.example.edu/",
+                     COURSE_SITE_HUB_REPOSITORY="https://github.com/someone/course-students")
+    assert conf.notebook_links("notebooks/04_autoencoder")["JupyterHub"] == (
+        "https://hub.example.edu/hub/user-redirect/git-pull?repo=https%3A%2F%2Fgithub.com%2Fsomeone%2Fcourse-students"
+        "&branch=main&urlpath=lab%2Ftree%2Fcourse-students%2Fnotebooks%2F04_autoencoder.ipynb%3Fautodecode")

@@ -1,8 +1,11 @@
 """Sphinx configuration of the course website (MyST-NB renders the notebooks that website/build.py executed).
 
-Settings a fork changes: the repository the "open live" links point at (REPOSITORY_URL, BRANCH), and optionally a
-JupyterHub whose nbgitpuller links the pages should offer (JUPYTERHUB_URL, see docs/jupyterhub.md). Each can also be
-set for one build with an environment variable: COURSE_SITE_REPOSITORY, COURSE_SITE_BRANCH, COURSE_SITE_HUB.
+Settings a fork changes, each also settable for one build by the environment variable in brackets:
+- REPOSITORY_URL [COURSE_SITE_REPOSITORY], BRANCH [COURSE_SITE_BRANCH]: the GitHub repository the pages' links
+  point at: "source", "Binder" (built from its environment.yml) and "Colab" (Colab's GitHub route).
+- JUPYTERHUB_URL [COURSE_SITE_HUB]: a JupyterHub whose nbgitpuller link each page offers too (docs/jupyterhub.md);
+  empty: no such link. HUB_REPOSITORY_URL [COURSE_SITE_HUB_REPOSITORY]: the repository that link pulls into each
+  learner's home, by default REPOSITORY_URL; for a graded class, a copy without solutions/.
 """
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from urllib.parse import quote
 
 REPOSITORY_URL = os.environ.get("COURSE_SITE_REPOSITORY", "https://github.com/OWNER/generative-modelling-course")
 BRANCH = os.environ.get("COURSE_SITE_BRANCH", "main")
-JUPYTERHUB_URL = os.environ.get("COURSE_SITE_HUB", "")  # e.g. "https://hub.example.edu"; empty: no hub links
+JUPYTERHUB_URL = os.environ.get("COURSE_SITE_HUB", "")
+HUB_REPOSITORY_URL = os.environ.get("COURSE_SITE_HUB_REPOSITORY", REPOSITORY_URL)
 BINDER_URL = "https://mybinder.org"
 COLAB_URL = "https://colab.research.google.com"
 
@@ -64,10 +68,11 @@ def notebook_links(pagename: str) -> dict[str, str]:
     links = {"source": f"{REPOSITORY_URL}/blob/{BRANCH}/{path}",
              "Binder": f"{BINDER_URL}/v2/gh/{owner_repo}/{BRANCH}?urlpath={quote('lab/tree/' + path, safe='')}",
              "Colab": f"{COLAB_URL}/github/{owner_repo}/blob/{BRANCH}/{path}"}
-    if JUPYTERHUB_URL:
-        repo_name = owner_repo.rsplit("/", 1)[-1]
-        links["JupyterHub"] = (f"{JUPYTERHUB_URL.rstrip('/')}/hub/user-redirect/git-pull?repo={quote(REPOSITORY_URL, safe='')}"
-                               f"&branch={BRANCH}&urlpath={quote(f'lab/tree/{repo_name}/{path}', safe='')}")
+    if JUPYTERHUB_URL:  # nbgitpuller clones into ~/<repository name>/ and opens the notebook there
+        folder = HUB_REPOSITORY_URL.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        links["JupyterHub"] = (f"{JUPYTERHUB_URL.rstrip('/')}/hub/user-redirect/git-pull?"
+                               f"repo={quote(HUB_REPOSITORY_URL, safe='')}&branch={BRANCH}"
+                               f"&urlpath={quote(f'lab/tree/{folder}/{path}?autodecode', safe='')}")
     return links
 
 
