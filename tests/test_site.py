@@ -16,12 +16,12 @@ from __future__ import annotations
 import functools
 import http.server
 import importlib.util
-import json
 import os
 import re
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -37,7 +37,8 @@ BUILD_LIMIT = 1200  # s, the whole fast build when no lesson is cached (about 1-
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXERCISES = sorted((ROOT / "exercises").glob("*.ipynb"))
 PAGES = ["index.html"] + [f"{p.parent.name}/{p.stem}.html" for p in LESSONS + EXERCISES]
-WIDGET_TEXT = re.compile(r"\w+\(children=|model_id|widget-view\+json|Error displaying widget|this front end shows a static picture")
+WIDGET_TEXT = re.compile(r"\w+\(children=|model_id|widget-view\+json|Error displaying widget"
+                         r"|this front end shows a static picture")
 
 spec = importlib.util.spec_from_file_location("site_build", ROOT / "website" / "build.py")
 site_build = importlib.util.module_from_spec(spec)
@@ -58,8 +59,8 @@ def site(tmp_path_factory) -> Path:
         pytest.skip(f"the site tools are not installed ({', '.join(missing)}): pip install -e '.[site]'")
     out = tmp_path_factory.mktemp("site") / "_site"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    done = subprocess.run([sys.executable, str(ROOT / "website" / "build.py"), "--fast", "--jobs", "2", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_LIMIT)
+    command = [sys.executable, str(ROOT / "website" / "build.py"), "--fast", "--jobs", "2", "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_LIMIT)
     assert done.returncode == 0, f"the site build failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     return out
 
@@ -160,7 +161,8 @@ PAGE_FACTS = """() => {
     outputText: Array.from(document.querySelectorAll('.cell_output'), o => o.innerText).join('\\n'),
     widgetViews: document.querySelectorAll('script[type*="jupyter.widget"]').length,  // no manager: they stay blank
     articleText: article.innerText,
-    links: Object.fromEntries(Array.from(document.querySelectorAll('.course-links a'), a => [a.textContent.trim(), a.href])),
+    links: Object.fromEntries(Array.from(document.querySelectorAll('.course-links a'),
+                                         a => [a.textContent.trim(), a.href])),
     internal: Array.from(document.querySelectorAll('a[href]'), a => a.href)
       .filter(h => h.startsWith(location.origin)).map(h => h.split('#')[0]),
   };
@@ -256,7 +258,7 @@ def check_notebook_links(name: str, path: Path, links: dict[str, str]) -> None:
 
 def check_lesson(name: str, path: Path, facts: dict) -> None:
     """A lesson's page shows what running it drew, and its formulas."""
-    executed = nbformat.read(site_build.cached_copy(path, ROOT / "build" / "site" / "executed", fast=True), as_version=4)
+    executed = nbformat.read(site_build.cached_copy(path, site_build.WORK / "executed", fast=True), as_version=4)
     pictures = sum(1 for cell in executed.cells for output in cell.get("outputs", [])
                    if "image/png" in output.get("data", {}))
     assert facts["outputImages"] >= pictures, f"{name}: {facts['outputImages']} output pictures, {pictures} expected"
@@ -306,10 +308,10 @@ def test_widget_state_becomes_static_html():
                 nbformat.v4.new_code_cell("fit", outputs=[nbformat.v4.new_output(
                     "display_data", {site_build.WIDGET_VIEW: {**view, "model_id": "bar"}, "text/plain": "0%|"})]),
                 nbformat.v4.new_code_cell("explorer", outputs=[nbformat.v4.new_output(
-                    "display_data", {site_build.WIDGET_VIEW: {**view, "model_id": "gone"}, "image/png": "iVBORw0KGgo="})])]
+                    "display_data", {site_build.WIDGET_VIEW: {**view, "model_id": "gone"}, "image/png": "iVBORw0K"})])]
     assert site_build.static_widgets(nb) == 3
     slider, bar, explorer = (cell.outputs[0].data for cell in nb.cells)
-    assert 'type="range"' in slider["text/html"] and 'value="7"' in slider["text/html"] and "disabled" in slider["text/html"]
+    assert all(part in slider["text/html"] for part in ('type="range"', 'value="7"', "disabled"))
     assert "class 7: Sneaker" in slider["text/html"] and site_build.LIVE_NOTE in slider["text/html"]
     assert '<progress value="4.0" max="4.0">' in bar["text/html"] and "epoch 1/1: 100%" in bar["text/html"]
     assert site_build.LIVE_NOTE not in bar["text/html"]  # a progress bar is nothing to move
@@ -362,12 +364,15 @@ def load_conf(monkeypatch, **settings):
 
 
 def test_page_links_follow_the_repository_setting(monkeypatch):
-    conf = load_conf(monkeypatch, COURSE_SITE_REPOSITORY="https://github.com/someone/course", COURSE_SITE_BRANCH="spring")
+    conf = load_conf(monkeypatch, COURSE_SITE_REPOSITORY="https://github.com/someone/course",
+                     COURSE_SITE_BRANCH="spring")
     links = conf.notebook_links("exercises/02_density_estimation_mle")
     assert links == {
         "source": "https://github.com/someone/course/blob/spring/exercises/02_density_estimation_mle.ipynb",
-        "Binder": "https://mybinder.org/v2/gh/someone/course/spring?urlpath=lab%2Ftree%2Fexercises%2F02_density_estimation_mle.ipynb",
-        "Colab": "https://colab.research.google.com/github/someone/course/blob/spring/exercises/02_density_estimation_mle.ipynb"}
+        "Binder": "https://mybinder.org/v2/gh/someone/course/spring"
+                  "?urlpath=lab%2Ftree%2Fexercises%2F02_density_estimation_mle.ipynb",
+        "Colab": "https://colab.research.google.com/github/someone/course/blob/spring/"
+                 "exercises/02_density_estimation_mle.ipynb"}
 
 
 def test_a_hub_setting_adds_an_nbgitpuller_link(monkeypatch):

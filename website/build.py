@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import copy
 import hashlib
 import html
-import json
 import os
 import re
 import shutil
@@ -34,7 +32,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from jupyter_client.kernelspec import NoSuchKernel
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBSITE = ROOT / "website"
@@ -78,11 +77,12 @@ def _kernel_env(fast: bool, threads: int) -> dict[str, str]:
 
 def _failure(path: Path, nb, err: Exception, log: Path) -> BuildError:
     """Which cell of which notebook failed, and how."""
-    errors = [(i, o) for i, cell in enumerate(nb.cells) for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [(i, output) for i, cell in enumerate(nb.cells) for output in cell.get("outputs", [])
+              if output.get("output_type") == "error"]
     if errors:
         index, output = errors[0]
         what = f"cell {index} (counting from 0) raised {output.ename}: {output.evalue}"
-    else:  # a timeout, or the kernel died
+    else:  # a timeout, or the kernel died (out of memory?)
         lines = str(err).strip().splitlines()
         what = f"a cell failed: {lines[-1] if lines else type(err).__name__}"
     return BuildError(f"{_shown(path)}: {what}\nRun it in Jupyter to see the whole traceback (the kernel's log: "
@@ -100,15 +100,19 @@ async def _execute(path: Path, target: Path, env: dict[str, str], timeout: int, 
         try:
             with open(log, "wb") as kernel_stderr:
                 await client.async_execute(env=env, stderr=kernel_stderr)
-        except (CellExecutionError, CellTimeoutError) as err:
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             raise _failure(path, nb, err, log) from None
+        except NoSuchKernel:
+            raise BuildError(f"{_shown(path)} needs a Python 3 Jupyter kernel and this environment has none: "
+                             f"install ipykernel (`pip install -e '.[site]'` does).") from None
         nbformat.write(nb, target)
         print(f"  ran {_shown(path)} in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def cached_copy(lesson: Path, cache: Path, *, fast: bool) -> Path:
     """Where the executed copy of `lesson` is kept: named by the lesson, its bytes, course_lib and the checkpoints."""
-    return cache / ("fast" if fast else "full") / f"{lesson.stem}-{_digest([lesson])[:12]}-{_inputs_digest()[:12]}.ipynb"
+    name = f"{lesson.stem}-{_digest([lesson])[:12]}-{_inputs_digest()[:12]}.ipynb"
+    return cache / ("fast" if fast else "full") / name
 
 
 def run_lessons(lessons: list[Path], cache: Path, *, fast: bool, jobs: int) -> list[Path]:
@@ -177,8 +181,8 @@ def widget_html(model_id: str, state: dict) -> str:
     if "Slider" in name:
         value = values["value"]
         one = value[0] if isinstance(value, list) else value
-        return (f'<label class="course-static-control">{label} <input type="range" min="{values["min"]}" max="{values["max"]}" '
-                f'step="{values.get("step") or "any"}" value="{one}" disabled> '
+        return (f'<label class="course-static-control">{label} <input type="range" min="{values["min"]}" '
+                f'max="{values["max"]}" step="{values.get("step") or "any"}" value="{one}" disabled> '
                 f'{html.escape(_format(value, values.get("readout_format", "")))}</label>')
     if name == "ImageModel" and "value" in values:
         return f'<img src="data:image/{values.get("format", "png")};base64,{values["value"]}" alt="{label}">'
@@ -214,7 +218,8 @@ def static_widgets(nb) -> int:
             if not any(kind in data for kind in ("image/png", "image/svg+xml", "text/html")):
                 drawn = widget_html(view.get("model_id", ""), state)
                 if drawn:
-                    note = f'<div class="course-static-note">{LIVE_NOTE}</div>' if "course-static-control" in drawn else ""
+                    movable = "course-static-control" in drawn
+                    note = f'<div class="course-static-note">{LIVE_NOTE}</div>' if movable else ""
                     data["text/html"] = drawn + note
             changed += 1
     nb.metadata.pop("widgets", None)
