@@ -2,8 +2,10 @@
 
     python course.py lab    # create .venv, install the course, open JupyterLab at notebooks/00_setup.ipynb
     python course.py test   # create .venv, install the course and its test tools, run the whole test suite
+    python course.py site   # create .venv, install the course and the site tools, build the website in _site/
+                            # (--fast: lessons in fast mode, for previews; see website/build.py)
 
-Extra arguments go to JupyterLab or pytest, e.g. `python course.py lab --no-browser --port 8899`.
+Extra arguments go to JupyterLab, pytest or the site build, e.g. `python course.py lab --no-browser --port 8899`.
 The install step is skipped when pyproject.toml has not changed since the last one.
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ def install(extra: str) -> Path:
         print(f"Creating a virtual environment in {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     wanted = hashlib.sha256((HERE / "pyproject.toml").read_bytes()).hexdigest()
-    covering = ("test",) if extra == "test" else (extra, "test")  # [test] includes everything [lab] has
+    covering = ("test",) if extra == "test" else (extra, "test")  # [test] includes everything [lab], [site] have
     if not any(_stamp(name).exists() and _stamp(name).read_text() == wanted for name in covering):
         print(f"Installing the course and its dependencies ([{extra}]); the first time takes a few minutes ...",
               flush=True)
@@ -46,7 +48,7 @@ def _stamp(extra: str) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("lab", "test"):
+    if not argv or argv[0] not in ("lab", "test", "site"):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
@@ -56,6 +58,9 @@ def main(argv: list[str]) -> int:
             as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []  # containers, Colab
             return subprocess.call([python, "-m", "jupyter", "lab", FIRST_NOTEBOOK, f"--ServerApp.root_dir={HERE}",
                                     *as_root, *rest], cwd=HERE)
+        if command == "site":
+            python = install("site")
+            return subprocess.call([python, HERE / "website" / "build.py", *rest], cwd=HERE)
         python = install("test")
         return subprocess.call([python, "-m", "pytest", *rest], cwd=HERE)
     except subprocess.CalledProcessError as err:
