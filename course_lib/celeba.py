@@ -192,7 +192,8 @@ def _find_local(root: str | os.PathLike | None, n: int | None, notes: list[str])
             with open(zipped, "rb") as f:
                 start = f.read(64).lstrip().lower()
             state = ("is a web page, not a zip (Google Drive's 'quota exceeded' answer): delete it"
-                     if start.startswith((b"<!doctype html", b"<html")) else f"is not unpacked: unzip it in {zipped.parent}")
+                     if start.startswith((b"<!doctype html", b"<html"))
+                     else f"is not unpacked: unzip it in {zipped.parent}")
             notes.append(f"  - {zipped} {state}")
         notes.append(f"  - {folder}  ({why}): no CelebA in the torchvision, Kaggle or mirror layout")
     return None
@@ -506,8 +507,8 @@ def _prepared_mirror(folder: Path, home: Path, size: int, n: int | None, seed: i
         write_atomic(cache, content)
         if splits != ["train"]:
             rows = pq.ParquetFile(_mirror_path(folder, "train")).metadata.num_rows
-            train = {**content, "images": content["images"][:rows], "attributes": content["attributes"][:rows],
-                     "files": content["files"][:rows], "count": rows, "splits": ["train"]}
+            train = {**content, "images": content["images"][:rows].clone(), "files": content["files"][:rows],
+                     "attributes": content["attributes"][:rows].clone(), "count": rows, "splits": ["train"]}
             write_atomic(home / _mirror_cache_name(size, ["train"], standin), train)
         faces = _load_cache(cache, size)
     return _pick(faces, n, seed)
