@@ -1,7 +1,7 @@
 """Downloading one file over HTTP(S) so that nothing half-written ever carries its name.
 
-`fetch` streams into `<path>.part` with a progress bar, resumes after a cut connection (HTTP Range: up to RETRIES
-tries, and the kept .part lets a later call resume too), refuses web pages and error answers with a message that
+`fetch` streams into `<path>.part` with a progress bar, resumes after a cut connection or a server error (HTTP
+Range: up to RETRIES tries, and the kept .part lets a later call resume too), refuses web pages and error answers with a message that
 names the URL, checks the size and sha256 where they are known plus any check of the content the caller gives,
 and only then renames the file into place. `lock` keeps two processes from downloading into one folder at once.
 """
@@ -130,8 +130,10 @@ def _fetch_once(url: str, part: Path, size: int | None, magic: bytes, hint: str)
                 return
             part.unlink()
             raise _Cut("the server refused to resume, so the download starts again") from err
-        why = {404: "there is no such file there", 401: "the server refused", 403: "the server refused"}.get(
-            err.code, "the server has a problem; try again later")
+        if err.code >= 500:  # a passing fault of the server or a proxy: try again
+            raise _Cut(f"the server answered {err.code} {err.reason}") from err
+        why = {404: "there is no such file there", 401: "the server refused", 403: "the server refused",
+               429: "too many requests: wait a few minutes"}.get(err.code, "the server refused")
         raise DataNotFoundError(f"{url} answered {err.code} {err.reason} ({why}). Nothing was saved. {hint}") from err
     except (urllib.error.URLError, OSError) as err:  # no network, no such host, refused, timed out
         raise DataNotFoundError(f"could not connect to {url} ({getattr(err, 'reason', err)}). Nothing was saved. "

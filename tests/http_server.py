@@ -10,12 +10,13 @@ class Mirror:
     which honours Range.
 
     Faults, per path: cut[path] = (bytes, times): close the connection after that many bytes of the file, that
-    many times; html: answer with a web page; a path missing from files: 404. delay: seconds per 8 KiB sent.
+    many times; fail[path] = (status, times): answer with that error status, that many times; html: answer with a
+    web page; a path missing from files: 404. delay: seconds per 8 KiB sent.
     requests: (path, Range header or None) of every /cdn request, in order.
     """
 
     def __init__(self, files):
-        self.files, self.cut, self.html, self.delay, self.requests = dict(files), {}, set(), 0.0, []
+        self.files, self.cut, self.fail, self.html, self.delay, self.requests = dict(files), {}, {}, set(), 0.0, []
         mirror = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +32,10 @@ class Mirror:
                     return
                 path, asked = self.path[len("/cdn/"):], self.headers.get("Range")
                 mirror.requests.append((path, asked))
+                status, times = mirror.fail.get(path, (0, 0))
+                if times > 0:
+                    mirror.fail[path] = (status, times - 1)
+                    return self.answer(status, b"error", "text/plain")
                 if path in mirror.html:
                     return self.answer(200, b"<!DOCTYPE html><html><body>Please log in</body></html>", "text/html")
                 if path not in mirror.files:

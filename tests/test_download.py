@@ -64,6 +64,17 @@ def test_a_cut_is_resumed_with_a_range_request(server, tmp_path, capsys):
     assert capsys.readouterr().out.count("was cut") == 2
 
 
+def test_a_server_error_is_tried_again_but_a_refusal_is_not(server, tmp_path):
+    server.fail["f.bin"] = (503, 1)
+    fetch(server, tmp_path)
+    assert server.gets("f.bin") == [None, None] and (tmp_path / "out" / "f.bin").read_bytes() == CONTENT
+    server.requests.clear()
+    server.fail["f.bin"] = (403, 1)
+    with pytest.raises(data.DataNotFoundError, match="f.bin answered 403 Forbidden \\(the server refused\\).*HINT"):
+        download.fetch(f"{server.url}/f.bin", tmp_path / "again", hint="HINT")
+    assert server.gets("f.bin") == [None] and not (tmp_path / "again").exists()
+
+
 def test_a_whole_part_file_is_finished_without_downloading_again(server, tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "f.bin.part").write_bytes(CONTENT)  # a run that ended between the last byte and the rename
