@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import torch
-
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
 
 # Notebook 06's full mode: 20,000 faces at 32×32, 90% to train on, a conv VAE with a 32-D latent.
 FACES_RECIPE = dict(size=32, n=20_000, latent_dim=32, widths=(32, 64, 128), batch_size=64, lr=2e-3)
-FACES_IMAGES_SEEN = 18_000  # epochs = this many images / the training faces, at least 2 (2 over 18,000 faces)
+FACES_EPOCH_SCALE = 18_000  # epochs: this // the training faces, at least 2 (10 over 1,800 faces, 2 over 18,000)
 FACES_ATTRIBUTES = ("Smiling", "Eyeglasses", "Blond_Hair", "Male")
 FACES_STRENGTHS = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 FACES_CLASSIFIER_FACES = 5000  # training faces (at most) the attribute classifiers learn from
@@ -138,8 +137,8 @@ FACES_EDITED = 200  # held-out faces without the attribute that each strength is
 
 
 def faces_epochs(n_train: int) -> int:
-    """Epochs for `n_train` training faces: FACES_IMAGES_SEEN images in all, at least 2 (10 for 1,800 faces)."""
-    return max(2, FACES_IMAGES_SEEN // n_train)
+    """Epochs for `n_train` training faces: FACES_EPOCH_SCALE // n_train, at least 2 (10 for 1,800 faces)."""
+    return max(2, FACES_EPOCH_SCALE // n_train)
 
 
 def faces_file(size: int = 32, standin: bool = False) -> str:
@@ -176,8 +175,8 @@ def faces_figures(model: models.VAE, faces: celeba.FaceData, n_train: int) -> di
     train_x, test_x = x[:n_train], x[n_train:]
     config.seed(0)
     figures = {"held_out_loss": train.evaluate(model, test_x, device="cpu"), "attributes": {}}
-    with torch.no_grad():
-        z_train, z_test = model.encode(train_x), model.encode(test_x)
+    with torch.no_grad():  # in chunks: one pass over 18,000 faces would hold about a gigabyte of activations
+        z_train, z_test = (torch.cat([model.encode(chunk) for chunk in part.split(1000)]) for part in (train_x, test_x))
     k = min(n_train, FACES_CLASSIFIER_FACES)
     for name in FACES_ATTRIBUTES:
         has = faces.attribute(name)
