@@ -2,8 +2,10 @@
 
 Modules:
 - `config`: fast mode, device, seeding
-- `data`: datasets as in-memory tensors (Fashion-MNIST; CelebA re-exported from `celeba`)
-- `celeba`: faces for notebook 06, and the drawn stand-in used where CelebA is absent
+- `data`: datasets as in-memory tensors (Fashion-MNIST) and what every loader shares (folders, errors, subsets)
+- `celeba`: faces for notebook 06: local copies, prepared files, the no-account Parquet mirror, the stand-in
+- `standin`: the drawn cartoon faces that stand in for CelebA where it is absent
+- `download`: one file over HTTP(S): resumable, verified, locked, never half-written
 - `environment`: the setup check of notebook 00
 - `models`: autoencoder and VAE (conv and MLP) on shared encoder/decoder blocks; reparameterisation, Gaussian KL
 - `train`: the one training loop (`fit`), `evaluate`, checkpoints

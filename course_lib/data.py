@@ -10,6 +10,9 @@ slices memory instead of converting one PIL image at a time. It looks for the fo
 
 and only then downloads. Every file is checked by the sha256 of its decompressed bytes. Files that need
 unpacking (or downloading) are written to the data folder: `root`, else COURSE_DATA_DIR, else the cache.
+
+The pieces every dataset loader shares live here too (`course_lib.celeba` uses them): the two errors, the
+folders searched and written to, `subset_index`, `write_atomic`, and `ImageTensors`, the base of the datasets.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import os
 import shutil
 import tempfile
 import urllib.error
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -44,8 +47,29 @@ class CorruptDataError(ValueError):
     """A data file exists but its content is not what it should be (truncated, damaged or a different file)."""
 
 
+class ImageTensors:
+    """What the in-memory datasets share: `images` (n, C, H, W) uint8 in [0, 255], and dataclass fields that are
+    tensors with one row per image (labels, attributes), which `subset` keeps in step with the images."""
+
+    images: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def as_float(self) -> torch.Tensor:
+        """The images as float32 in [0, 1]: (n, C, H, W)."""
+        return self.images.float().div_(255.0)
+
+    def subset(self, n: int | None = None, *, fraction: float | None = None, seed: int = 0):
+        """A random subset of `n` images (or a `fraction` of them), the same one for the same `seed`."""
+        index = subset_index(len(self), n, fraction=fraction, seed=seed)
+        rows = {f.name: getattr(self, f.name)[index] for f in fields(self)
+                if isinstance(getattr(self, f.name), torch.Tensor)}
+        return replace(self, **rows)
+
+
 @dataclass(frozen=True)
-class ImageData:
+class ImageData(ImageTensors):
     """A labelled image dataset held in memory.
 
     images: (n, 1, 28, 28) uint8 in [0, 255]
@@ -64,18 +88,6 @@ class ImageData:
             raise ValueError(
                 f"labels must have shape ({self.images.shape[0]},) to match images; got {tuple(self.labels.shape)}."
             )
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def as_float(self) -> torch.Tensor:
-        """The images as float32 in [0, 1]: (n, 1, 28, 28)."""
-        return self.images.float().div_(255.0)
-
-    def subset(self, n: int | None = None, *, fraction: float | None = None, seed: int = 0) -> ImageData:
-        """A random subset of `n` images (or a `fraction` of them), the same one for the same `seed`."""
-        index = subset_index(len(self), n, fraction=fraction, seed=seed)
-        return ImageData(self.images[index], self.labels[index], self.classes)
 
 
 def subset_index(total: int, n: int | None = None, *, fraction: float | None = None, seed: int = 0) -> torch.Tensor:
@@ -102,14 +114,16 @@ def cache_dir() -> Path:
     return Path(base) / "generative-course"
 
 
-def search_dirs(root: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
-    """The folders searched for data, in order, each with a short description of why it is searched."""
+def search_dirs(root: str | os.PathLike | None = None, *, system: bool = True) -> list[tuple[str, Path]]:
+    """The folders searched for data, in order, each with a short description of why it is searched:
+    `root`, $COURSE_DATA_DIR, the per-user cache and (system=True, for Fashion-MNIST) the Debian package's copy."""
     candidates = [
         ("the root argument", root),
         ("$COURSE_DATA_DIR", os.environ.get("COURSE_DATA_DIR") or None),
         ("the per-user cache", cache_dir()),
-        ("the system copy (Debian package dataset-fashion-mnist)", SYSTEM_DIR),
     ]
+    if system:
+        candidates.append(("the system copy (Debian package dataset-fashion-mnist)", SYSTEM_DIR))
     seen, found = set(), []
     for why, folder in candidates:
         if folder is None:
@@ -264,14 +278,3 @@ def load_fashion_mnist(
     data = ImageData(dataset.data.unsqueeze(1).contiguous(), dataset.targets.long(), tuple(dataset.classes))
     return data if n is None else data.subset(n, seed=seed)
 
-
-# CelebA lives in course_lib/celeba.py (it imports this module); these names are re-exported lazily from here.
-_CELEBA_NAMES = ("load_celeba", "FaceData", "make_standin_celeba")
-
-
-def __getattr__(name: str):
-    if name in _CELEBA_NAMES:
-        from course_lib import celeba
-
-        return getattr(celeba, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,19 +8,26 @@ then scores every density model of the course on the full binarised test set wit
 (the independent-pixel model and the mixture of notebook 02, and the two VAEs: negative ELBO and the
 importance-weighted estimate of log p(x) with K samples) and writes the checkpoints plus `figures.json`
 (nats per image and bits per dimension) to notebooks/checkpoints/. Takes a few minutes on a laptop CPU.
+
+`python -m course_lib.pretrained faces` trains notebook 06's faces VAE instead (see `faces_main`).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
 
-from course_lib import config, density, models, train
-from course_lib.data import load_fashion_mnist
+from course_lib import celeba, config, density, models, train
+from course_lib.data import data_dir, load_fashion_mnist, search_dirs
+from course_lib.latent import attribute_vector
 
 FOLDER = Path(__file__).resolve().parent.parent / "notebooks" / "checkpoints"
 WIDTHS = (16, 32, 64)
@@ -85,6 +92,9 @@ def load_figures(folder: str | Path = FOLDER) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["faces"]:
+        return faces_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=FOLDER, help="folder for the checkpoints and figures.json")
     args = parser.parse_args(argv)
@@ -113,6 +123,124 @@ def main(argv: list[str] | None = None) -> None:
     figures["seconds"] = time.perf_counter() - start
     (args.out / "figures.json").write_text(json.dumps(figures, indent=1) + "\n")
     print(f"wrote {args.out} in {figures['seconds']:.0f} s")
+
+
+# ---- the faces model of notebook 06: `python -m course_lib.pretrained faces` ----------------------------------
+
+# Notebook 06's full mode: 20,000 faces at 32×32, 90% to train on, a conv VAE with a 32-D latent.
+FACES_RECIPE = dict(size=32, n=20_000, latent_dim=32, widths=(32, 64, 128), batch_size=64, lr=2e-3)
+FACES_EPOCH_SCALE = 18_000  # epochs: this // the training faces, at least 2 (10 over 1,800 faces, 2 over 18,000)
+FACES_ATTRIBUTES = ("Smiling", "Eyeglasses", "Blond_Hair", "Male")
+FACES_STRENGTHS = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+FACES_CLASSIFIER_FACES = 5000  # training faces (at most) the attribute classifiers learn from
+FACES_EDITED = 200  # held-out faces without the attribute that each strength is scored on
+
+
+def faces_epochs(n_train: int) -> int:
+    """Epochs for `n_train` training faces: FACES_EPOCH_SCALE // n_train, at least 2 (10 for 1,800 faces)."""
+    return max(2, FACES_EPOCH_SCALE // n_train)
+
+
+def faces_file(size: int = 32, standin: bool = False) -> str:
+    """The file name of a faces model: a model of the stand-in says so in its name."""
+    return f"faces_vae_{size}px{'_STANDIN' if standin else ''}.pt"
+
+
+def find_faces_checkpoint(*, size: int = 32, standin: bool = False) -> Path | None:
+    """The faces model notebook 06 loads instead of training: $FACES_CHECKPOINT if set (it must exist), else
+    faces_file(size, standin) in $COURSE_DATA_DIR or the per-user cache (where `faces_main` writes it, and where
+    an instructor's shared folder is found), else None."""
+    chosen = os.environ.get("FACES_CHECKPOINT")
+    if chosen:
+        if not Path(chosen).expanduser().is_file():
+            raise FileNotFoundError(f"FACES_CHECKPOINT={chosen} is not a file. Point it at a faces model (made by "
+                                    "`python -m course_lib.pretrained faces`), or unset it to train in the notebook.")
+        return Path(chosen).expanduser()
+    for _, folder in search_dirs(system=False):
+        if (folder / faces_file(size, standin)).is_file():
+            return folder / faces_file(size, standin)
+    return None
+
+
+def _pixels(images: torch.Tensor):
+    """The attribute classifiers' input: images (n, 3, 32, 32) averaged down to 16x16, as a numpy array."""
+    return F.avg_pool2d(images, 2).flatten(1).numpy()
+
+
+def faces_figures(model: models.VAE, faces: celeba.FaceData, n_train: int) -> dict:
+    """What notebook 06 measures, for a trained faces model: the held-out loss, and for each of FACES_ATTRIBUTES
+    the accuracy of a pixel classifier on held-out faces and its mean score of edited held-out faces (without
+    the attribute) at each of FACES_STRENGTHS times the attribute vector. faces[:n_train] are the training faces."""
+    x = faces.as_float()
+    train_x, test_x = x[:n_train], x[n_train:]
+    config.seed(0)
+    figures = {"held_out_loss": train.evaluate(model, test_x, device="cpu"), "attributes": {}}
+    with torch.no_grad():  # in chunks: one pass over 18,000 faces would hold about a gigabyte of activations
+        z_train, z_test = (torch.cat([model.encode(chunk) for chunk in part.split(1000)]) for part in (train_x, test_x))
+    k = min(n_train, FACES_CLASSIFIER_FACES)
+    for name in FACES_ATTRIBUTES:
+        has = faces.attribute(name)
+        classifier = LogisticRegression(C=0.1, max_iter=1000).fit(_pixels(train_x[:k]), has[:k].numpy())
+        vector = attribute_vector(z_train, has[:n_train])
+        base = z_test[~has[n_train:]][:FACES_EDITED]
+        with torch.no_grad():
+            scores = [float(classifier.predict_proba(_pixels(model.decode(base + s * vector)))[:, 1].mean())
+                      for s in FACES_STRENGTHS]
+        figures["attributes"][name] = {"classifier_accuracy": float(classifier.score(_pixels(test_x),
+                                                                                      has[n_train:].numpy())),
+                                       "edited_faces": len(base), "scores": scores}
+    return figures
+
+
+def _inside_repository(folder: Path) -> bool:
+    here = Path(__file__).resolve().parent.parent
+    return (here / ".git").exists() and (folder.resolve() == here or here in folder.resolve().parents)
+
+
+def faces_main(argv: list[str] | None = None) -> Path:
+    """`python -m course_lib.pretrained faces`: train notebook 06's VAE on the faces load_celeba finds (real
+    faces if it can, downloading the mirror unless --no-download; else the stand-in), measure it like the
+    notebook, and write the checkpoint and faces_figures.json into --out (default: the data folder, where notebook
+    06 finds it). A model of CelebA is data derived from CelebA: it is refused inside this repository."""
+    parser = argparse.ArgumentParser(prog="python -m course_lib.pretrained faces",
+                                     description="Train notebook 06's faces VAE for a workshop.")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the checkpoint (default: the data folder)")
+    parser.add_argument("--n", type=int, default=FACES_RECIPE["n"], help="faces to use, 90%% of them to train on")
+    parser.add_argument("--epochs", type=int, default=None, help="default: faces_epochs(training faces)")
+    parser.add_argument("--no-download", action="store_true", help="never download CelebA's mirror")
+    args = parser.parse_args(argv)
+    out = (args.out or data_dir()).expanduser()
+    faces = celeba.load_celeba(size=FACES_RECIPE["size"], n=args.n, download=not args.no_download)
+    if not faces.is_standin and _inside_repository(out):
+        raise SystemExit(f"Refusing to write a model trained on CelebA into {out}, inside the course's repository: "
+                         "CelebA's agreement forbids redistributing anything derived from it. Use --out with a "
+                         f"folder outside the repository (the default, {data_dir()}, is).")
+    n_train = int(0.9 * len(faces))
+    epochs = faces_epochs(n_train) if args.epochs is None else args.epochs
+    config.seed(0)
+    model = models.VAE(kind="conv", latent_dim=FACES_RECIPE["latent_dim"], widths=FACES_RECIPE["widths"],
+                       image_shape=(3, FACES_RECIPE["size"], FACES_RECIPE["size"]))
+    x = faces.as_float()
+    history = train.fit(model, x[:n_train], x[n_train:], epochs=epochs, batch_size=FACES_RECIPE["batch_size"],
+                        lr=FACES_RECIPE["lr"], seed=0)
+    model = model.cpu().eval()
+    figures = {"data": ("the DRAWN STAND-IN (course_lib.standin), not CelebA" if faces.is_standin else
+                        "CelebA via course_lib.celeba: non-commercial research only, do not redistribute"),
+               "is_standin": faces.is_standin, "faces": len(faces), "train_faces": n_train, "epochs": epochs,
+               "recipe": {**FACES_RECIPE, "widths": list(FACES_RECIPE["widths"])},
+               "loss": "held-out loss: negative ELBO with Bernoulli cross-entropy on colour pixels, nats per image "
+                       "(a loss, not a likelihood); scores: mean P(attribute) from a pixel classifier",
+               "strengths": list(FACES_STRENGTHS), "seconds": history.seconds, "torch": str(torch.__version__),
+               **faces_figures(model, faces, n_train)}
+    path = train.save_checkpoint(model, out / faces_file(FACES_RECIPE["size"], faces.is_standin), history=history,
+                                 extra=figures)
+    (out / f"{path.stem}_figures.json").write_text(json.dumps(figures, indent=1) + "\n")
+    print(f"held-out loss {figures['held_out_loss']:.1f} nats per image; "
+          + "; ".join(f"{name}: scores {[round(s, 2) for s in entry['scores']]}"
+                      for name, entry in figures["attributes"].items()))
+    print(f"wrote {path} and {path.stem}_figures.json ({figures['data']}). Notebook 06 loads it from there (or set "
+          "FACES_CHECKPOINT to it) and skips training.")
+    return path
 
 
 if __name__ == "__main__":

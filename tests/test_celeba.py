@@ -1,13 +1,24 @@
+"""course_lib.celeba: CelebA's layouts, preparation, the sources in order, and the Parquet mirror downloaded from a
+local HTTP server (started by the tests on 127.0.0.1) that serves stand-in faces in the mirror's schema."""
+import hashlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import torch
 import torchvision
+from PIL import Image, ImageDraw
 
-from course_lib import celeba, data
+from course_lib import celeba, data, download
+
+from http_server import Mirror  # tests/http_server.py
+
+TRAIN, VALIDATION, TEST = (celeba.MIRROR_FILES[split][0] for split in ("train", "validation", "test"))
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +31,17 @@ def drawn(tmp_path_factory):
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """An empty cache and no COURSE_DATA_DIR."""
+    """An empty cache, no COURSE_DATA_DIR, a mirror address nobody answers and a Google Drive that refuses at
+    once, so that no test ever reaches the internet."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("COURSE_CELEBA_URL", "http://127.0.0.1:9/nobody")
+    monkeypatch.setattr(torchvision.datasets.celeba, "download_file_from_google_drive", google_drive_offline)
     return tmp_path
+
+
+def google_drive_offline(*args, **kwargs):
+    raise RuntimeError("no internet here (Google Drive stubbed by the test)")
 
 
 def copy(drawn, isolated, layout="torchvision"):
@@ -32,8 +50,60 @@ def copy(drawn, isolated, layout="torchvision"):
 
 def no_jpeg_reading(monkeypatch):
     def refuse(*args, **kwargs):
-        raise AssertionError("a JPEG was opened")
+        raise AssertionError("an image was decoded")
     monkeypatch.setattr(celeba.Image, "open", refuse)
+
+
+# ---- a copy of the mirror, served over HTTP ----
+
+def without_standin_mark(content: bytes) -> bytes:
+    """The same Parquet file without make_standin_mirror's mark: to the loader, real mirror data."""
+    table = pq.read_table(io.BytesIO(content))
+    metadata = {k: v for k, v in table.schema.metadata.items() if k != celeba.STANDIN_KEY}
+    out = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(metadata), out)
+    return out.getvalue()
+
+
+def edited(content: bytes, edit) -> bytes:
+    """A Parquet file with edit(table) applied."""
+    out = io.BytesIO()
+    pq.write_table(edit(pq.read_table(io.BytesIO(content))), out)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def mirror_files(tmp_path_factory):
+    """The mirror's three files with 24, 6 and 6 stand-in faces (the first 24 drawn as by make_standin_celeba
+    with seed 5), unmarked so that they load as real data."""
+    folder = celeba.make_standin_mirror(tmp_path_factory.mktemp("mirror"), rows=(24, 6, 6), seed=5)
+    return {path: without_standin_mark((folder / path).read_bytes()) for path in (TRAIN, VALIDATION, TEST)}
+
+
+@pytest.fixture
+def mirror(isolated, mirror_files, monkeypatch):
+    """A running Mirror of mirror_files, which COURSE_CELEBA_URL points at; stopped after the test."""
+    served = Mirror(mirror_files)
+    monkeypatch.setenv("COURSE_CELEBA_URL", served.url)
+    yield served
+    served.stop()
+
+
+def pin(monkeypatch, files, **changes):
+    """Pin MIRROR_FILES to the sizes and sha256 of `files` (as if the course knew the real ones), with changes."""
+    pinned = {split: (path, len(files[path]), hashlib.sha256(files[path]).hexdigest())
+              for split, (path, _, _) in celeba.MIRROR_FILES.items()}
+    monkeypatch.setattr(celeba, "MIRROR_FILES", {**pinned, **changes})
+
+
+def downloaded(isolated):
+    return isolated / "cache" / "generative-course" / celeba.MIRROR_FOLDER
+
+
+def leftovers(folder):
+    """Data files under `folder` other than whole downloads: .part files and anything half-written."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.is_file() and (p.suffix in (".part", ".tmp") or p.name.startswith(".celeba")))
 
 
 def test_both_layouts_load_the_same_faces(drawn, isolated):
@@ -75,8 +145,8 @@ def test_crop_and_resize_shapes(drawn, isolated, size):
 
 
 def test_the_crop_is_the_central_square(tmp_path):
-    image = celeba.Image.new("RGB", celeba.ALIGNED_SIZE, (255, 0, 0))
-    celeba.ImageDraw.Draw(image).rectangle(celeba.CROP_BOX, fill=(0, 0, 255))  # blue exactly where the crop is
+    image = Image.new("RGB", celeba.ALIGNED_SIZE, (255, 0, 0))
+    ImageDraw.Draw(image).rectangle(celeba.CROP_BOX, fill=(0, 0, 255))  # blue exactly where the crop is
     image.save(tmp_path / "x.jpg", quality=95)
     pixels = celeba._crop_resize(tmp_path / "x.jpg", 32).astype(int)
     assert pixels[2:-2, 2:-2, 2].min() > 200 and pixels[2:-2, 2:-2, 0].max() < 50
@@ -247,23 +317,22 @@ def test_google_drive_quota_page_leaves_no_zip_and_one_clear_error(isolated, mon
     assert "Google Drive sent a web page" in message and "quota" in message and "BadZipFile" in message
     assert "jessicali9530/celeba-dataset" in message and "list_attr_celeba.txt" in message
     assert "COURSE_DATA_DIR" in message and "partial download was removed" in message
-    assert list(root.rglob("*")) == []  # no zip, no scratch folder: the next try starts clean
+    assert leftovers(root) == [] and not list(root.glob("celeba*"))  # no zip, no scratch folder
 
 
-def test_any_other_download_failure_is_reported_too(isolated, monkeypatch):
-    def offline(*args, **kwargs):
-        raise RuntimeError("To download files from GDrive, 'gdown' is required.")
-
-    monkeypatch.setattr(torchvision.datasets.celeba, "download_file_from_google_drive", offline)
-    with pytest.raises(data.DataNotFoundError, match="(?s)the download failed .*gdown.*Kaggle"):
-        celeba.load_celeba(root=isolated / "root", download=True)
-    assert list((isolated / "root").iterdir()) == []
+def test_any_other_download_failure_is_reported_too(isolated, capsys):
+    faces = celeba.load_celeba(root=isolated / "root", download=True)  # standin=None: the stand-in, with reasons
+    out = capsys.readouterr().out
+    assert faces.is_standin and "STAND-IN" in out
+    assert "4. torchvision's download (Google Drive): the download failed (RuntimeError: no internet here" in out
+    assert leftovers(isolated / "root") == []
 
 
 def test_the_standin_is_drawn_once_and_announced(isolated, monkeypatch, capsys):
     faces = celeba.load_celeba(n=30)
     assert faces.is_standin and len(faces) == 30
-    assert "STAND-IN" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "STAND-IN" in out and "not tried (download=False)" in out
     folder = isolated / "cache" / "generative-course" / "celeba-standin"
     assert (folder / "STAND-IN.txt").is_file() and len(list(folder.glob("celeba/img_align_celeba/*.jpg"))) == 2000
     monkeypatch.setattr(celeba, "make_standin_celeba", None)  # drawing again would fail
@@ -286,32 +355,304 @@ def test_the_standin_is_deterministic(tmp_path):
     assert read(a) == read(b) and read(a) != read(c)
 
 
-def test_standin_attributes_are_visible_in_the_pixels(tmp_path, isolated):
-    faces = celeba.load_celeba(root=celeba.make_standin_celeba(tmp_path / "s", n=200, seed=0), size=32)
-    grey = faces.as_float().mean(1)  # (200, 32, 32)
-
-    def region_gap(name, rows, cols):
-        mask = faces.attribute(name)
-        assert 20 < mask.sum() < 180, name  # both groups are well represented
-        region = grey[:, rows, cols].mean((1, 2))
-        return (region[mask].mean() - region[~mask].mean()).item()
-
-    eyes, mouth = (slice(14, 20), slice(9, 24)), (slice(23, 29), slice(11, 21))
-    assert region_gap("Eyeglasses", *eyes) < -0.05  # dark frames over the eyes
-    assert region_gap("Smiling", *mouth) > 0.05  # white teeth in the mouth region
-    assert abs(region_gap("Smiling", *eyes)) < 0.03  # a smile does not change the eyes
-    # A linear classifier on the pixels tells glasses and smiles apart on faces it has not seen.
-    x = faces.as_float().flatten(1)
-    for name in ("Eyeglasses", "Smiling", "Male", "Blond_Hair"):
-        y = faces.attribute(name).float()
-        w = torch.linalg.lstsq(torch.cat([x[:150], torch.ones(150, 1)], 1), y[:150, None] * 2 - 1,
-                               driver="gelsd").solution
-        predicted = torch.cat([x[150:], torch.ones(50, 1)], 1) @ w > 0
-        assert (predicted.squeeze(1) == y[150:].bool()).float().mean() > 0.8, name
-
-
-def test_data_module_reexports_celeba():
-    assert data.load_celeba is celeba.load_celeba and data.FaceData is celeba.FaceData
-    from course_lib.data import make_standin_celeba  # noqa: F401
+def test_imports_run_one_way():
+    """data knows nothing of CelebA: no lazy re-export, no import circle."""
+    script = "import sys, course_lib.data as d; print('course_lib.celeba' in sys.modules, hasattr(d, 'load_celeba'))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
     with pytest.raises(AttributeError):
-        data.no_such_name
+        data.load_celeba
+
+
+# ---- the Parquet mirror ----
+
+def test_mirror_url_is_the_hubs_resolve_url_at_the_pinned_revision(monkeypatch):
+    monkeypatch.delenv("COURSE_CELEBA_URL", raising=False)
+    assert celeba.mirror_url(TRAIN) == ("https://huggingface.co/datasets/tpremoli/CelebA-attrs-20k/resolve/"
+                                        f"{celeba.MIRROR_REVISION}/data/train-00000-of-00001.parquet")
+    monkeypatch.setenv("COURSE_CELEBA_URL", "http://10.0.0.5:8000/celeba/")
+    assert celeba.mirror_url(TEST) == "http://10.0.0.5:8000/celeba/data/test-00000-of-00001.parquet"
+
+
+def test_download_fetches_only_the_train_file_and_prepares_it(mirror, isolated, drawn, capsys, monkeypatch):
+    faces = celeba.load_celeba(n=20, seed=3, download=True, standin=False)
+    out = capsys.readouterr().out
+    assert not faces.is_standin and len(faces) == 20 and faces.images.shape == (20, 3, 32, 32)
+    assert [path for path, _ in mirror.requests] == [TRAIN]  # validation and test are not needed for 20 faces
+    folder = downloaded(isolated)
+    assert (folder / TRAIN).read_bytes() == mirror.files[TRAIN] and leftovers(folder.parent) == []
+    assert "not verified against a pinned checksum" in out and hashlib.sha256(mirror.files[TRAIN]).hexdigest() in out
+    # The mirror's faces, decoded from Parquet, are pixel for pixel the faces decoded from the same JPEGs on disk.
+    jpegs = celeba.load_celeba(root=celeba.make_standin_celeba(isolated / "jpegs", n=24, seed=5), standin=False)
+    pool = celeba.load_celeba(n=24, download=True)
+    assert torch.equal(pool.images, jpegs.images) and torch.equal(pool.attributes, jpegs.attributes)
+    assert torch.equal(faces.images, pool.subset(20, seed=3).images)
+    assert (folder.parent / "celeba-mirror-32px-train.pt").is_file() and len(mirror.requests) == 1
+    no_jpeg_reading(monkeypatch)  # later loads, other subsets included, read the prepared pool
+    assert torch.equal(celeba.load_celeba(n=7, seed=1, download=True).images, pool.subset(7, seed=1).images)
+
+
+def test_all_faces_need_all_three_files(mirror, isolated, capsys):
+    faces = celeba.load_celeba(download=True, standin=False)  # n=None: train, validation and test
+    assert len(faces) == 36 and [path for path, _ in mirror.requests] == [TRAIN, VALIDATION, TEST]
+    assert capsys.readouterr().out.count("not verified against a pinned checksum") == 3
+    home = downloaded(isolated).parent
+    assert {p.name for p in home.glob("*.pt")} == {"celeba-mirror-32px-all.pt", "celeba-mirror-32px-train.pt"}
+    sizes = {p.name: p.stat().st_size for p in home.glob("*.pt")}  # the train pool holds only its own rows
+    assert sizes["celeba-mirror-32px-train.pt"] < 0.8 * sizes["celeba-mirror-32px-all.pt"]
+    assert torch.equal(celeba.load_celeba(n=30, download=True).images, faces.subset(30).images)
+    assert torch.equal(celeba.load_celeba(n=24, download=True).images, faces.images[:24])  # the train pool
+    with pytest.raises(ValueError, match="between 1 and 36"):
+        celeba.load_celeba(n=37, download=True)
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_square_images_from_the_mirror_are_used_whole(isolated, mirror_files, size):
+    """The course cannot see whether the real mirror holds 178×218 images or squares: both work."""
+    folder = celeba.make_standin_mirror(isolated / "square", rows=(6, 1, 1), seed=5, square=128)
+    aligned = celeba.make_standin_mirror(isolated / "aligned", rows=(6, 1, 1), seed=5)
+    assert Image.open(io.BytesIO(pq.read_table(folder / TRAIN)["image"][0]["bytes"].as_py())).size == (128, 128)
+    square = celeba.load_celeba(root=folder, size=size, n=6, standin=False)
+    full = celeba.load_celeba(root=aligned, size=size, n=6, standin=False)
+    assert square.is_standin and square.images.shape == (6, 3, size, size)
+    assert (square.images.float() - full.images.float()).abs().mean() < 6  # the same crop, shrunk in two steps
+
+
+def test_the_pinned_checksum_is_checked(mirror, isolated, monkeypatch, capsys):
+    pin(monkeypatch, mirror.files)
+    assert len(celeba.load_celeba(n=5, download=True, standin=False)) == 5
+    assert "not verified" not in capsys.readouterr().out
+
+
+def test_wrong_bytes_are_deleted_with_a_clear_error(mirror, isolated, monkeypatch):
+    pin(monkeypatch, mirror.files)
+    content = bytearray(mirror.files[TRAIN])
+    content[len(content) // 2] ^= 0xFF  # one byte inside an image: the file is still a readable Parquet file
+    mirror.files[TRAIN] = bytes(content)
+    with pytest.raises(data.DataNotFoundError) as caught:
+        celeba.load_celeba(n=5, download=True, standin=False)
+    message = str(caught.value)
+    assert f"{mirror.url}/{TRAIN}" in message and "has the wrong bytes: its sha256 is" in message
+    assert "The download was deleted; run again" in message and "COURSE_CELEBA_URL" in message
+    assert not (downloaded(isolated) / TRAIN).exists() and leftovers(isolated) == []
+
+
+def test_a_file_of_another_size_is_refused_before_it_is_saved(mirror, isolated, monkeypatch):
+    pin(monkeypatch, mirror.files)
+    mirror.files[TRAIN] += b"extra"
+    with pytest.raises(data.DataNotFoundError, match=f"{mirror.url}/{TRAIN} is [0-9,]+ bytes long; the expected"):
+        celeba.load_celeba(n=5, download=True, standin=False)
+    assert [path for path, _ in mirror.requests] == [TRAIN] and leftovers(isolated) == []
+
+
+@pytest.mark.parametrize("kind", ["text/html", "application/octet-stream"])
+def test_a_web_page_where_data_should_be(mirror, isolated, kind, monkeypatch):
+    if kind == "text/html":
+        mirror.html.add(TRAIN)
+    else:  # a portal that says it sends data but sends its page
+        mirror.files[TRAIN] = b"\n  <html><body>Welcome to the hotel wifi</body></html>" * 10
+    with pytest.raises(data.DataNotFoundError) as caught:
+        celeba.load_celeba(n=5, download=True, standin=False)
+    message = str(caught.value)
+    assert f"{mirror.url}/{TRAIN} sent a web page where a data file should be" in message
+    assert "Nothing was saved" in message and "log in" in message and "COURSE_CELEBA_URL" in message
+    assert leftovers(isolated) == [] and not (downloaded(isolated) / TRAIN).exists()
+
+
+def test_a_404_names_the_url_and_the_fix(mirror, isolated):
+    del mirror.files[TRAIN]
+    with pytest.raises(data.DataNotFoundError) as caught:
+        celeba.load_celeba(n=5, download=True, standin=False)
+    message = str(caught.value)
+    assert f"{mirror.url}/{TRAIN} answered 404 Not Found (there is no such file there)" in message
+    assert "set COURSE_CELEBA_URL" in message.replace("Set", "set") and "pinned revision" in message
+    assert leftovers(isolated) == []
+
+
+def test_offline_names_the_url(isolated):
+    with pytest.raises(data.DataNotFoundError, match=r"could not connect to http://127\.0\.0\.1:9/nobody/data/train"):
+        celeba.load_celeba(download=True, standin=False)
+
+
+def test_a_cut_connection_resumes_where_it_stopped(mirror, isolated, capsys):
+    size = len(mirror.files[TRAIN])
+    mirror.cut[TRAIN] = (size * 2 // 5, 1)  # the first try stops at 40%
+    assert len(celeba.load_celeba(n=5, download=True, standin=False)) == 5
+    assert mirror.gets(TRAIN) == [None, f"bytes={size * 2 // 5}-"]  # the second try asks for the rest only
+    assert (downloaded(isolated) / TRAIN).read_bytes() == mirror.files[TRAIN]
+    assert "was cut" in capsys.readouterr().out and leftovers(isolated) == []
+
+
+def test_a_download_cut_every_time_is_kept_for_the_next_run(mirror, isolated, monkeypatch):
+    size = len(mirror.files[TRAIN])
+    mirror.cut[TRAIN] = (size // 3, download.RETRIES)
+    with pytest.raises(data.DataNotFoundError) as caught:
+        celeba.load_celeba(n=5, download=True, standin=False)
+    part = downloaded(isolated) / (TRAIN + ".part")
+    assert f"the connection to {mirror.url}/{TRAIN} was cut 3 times" in str(caught.value)
+    assert f"kept in {part}: run again to resume" in str(caught.value)
+    assert part.stat().st_size == size // 3 and not (downloaded(isolated) / TRAIN).exists()
+    mirror.requests.clear()
+    assert len(celeba.load_celeba(n=5, download=True, standin=False)) == 5  # the next run resumes the .part
+    assert mirror.gets(TRAIN) == [f"bytes={size // 3}-"] and not part.exists()
+
+
+def test_a_web_page_on_resume_leaves_the_kept_part_alone(mirror, isolated):
+    size = len(mirror.files[TRAIN])
+    mirror.cut[TRAIN] = (size // 2, download.RETRIES)
+    with pytest.raises(data.DataNotFoundError):
+        celeba.load_celeba(n=5, download=True, standin=False)
+    part = downloaded(isolated) / (TRAIN + ".part")
+    mirror.html.add(TRAIN)  # the network now answers with its login page
+    with pytest.raises(data.DataNotFoundError, match="sent a web page where a data file should be"):
+        celeba.load_celeba(n=5, download=True, standin=False)
+    assert part.read_bytes() == mirror.files[TRAIN][:size // 2]  # nothing of the page was appended
+    mirror.html.clear()
+    assert len(celeba.load_celeba(n=5, download=True, standin=False)) == 5
+
+
+def test_unexpected_columns_are_named(mirror, isolated):
+    mirror.files[TRAIN] = edited(mirror.files[TRAIN], lambda t: t.rename_columns(
+        ["Smile" if name == "Smiling" else name for name in t.column_names]))
+    with pytest.raises(data.DataNotFoundError) as caught:
+        celeba.load_celeba(n=5, download=True, standin=False)
+    message = str(caught.value)
+    assert f"The file downloaded from {mirror.url}/{TRAIN} is a Parquet file, but not one of the mirror's" in message
+    assert "1 of the 40 attribute columns are missing (Smiling)" in message and "The download was deleted" in message
+    assert leftovers(isolated) == [] and not (downloaded(isolated) / TRAIN).exists()
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda t: t.set_column(t.column_names.index("Young"), "Young", t["Young"].cast("string")),
+     "Young is string"),
+    (lambda t: t.drop_columns(["image"]), "there is no 'image' column"),
+    (lambda t: t.set_column(t.column_names.index("Male"), "Male",
+                            [[2] + t["Male"].to_pylist()[1:]]), r"column Male: attribute values must be -1/1.*found 2"),
+])
+def test_a_hand_copied_file_with_unexpected_content_is_named(isolated, mirror_files, edit, match):
+    folder = isolated / "root" / celeba.MIRROR_FOLDER
+    for path in (TRAIN, VALIDATION, TEST):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(mirror_files[path])
+    (folder / TRAIN).write_bytes(edited(mirror_files[TRAIN], edit))
+    with pytest.raises(data.CorruptDataError, match=f"(?s){folder / TRAIN}.*{match}.*Delete it"):
+        celeba.load_celeba(root=isolated / "root", n=5)
+
+
+def test_two_processes_downloading_at_once(mirror, isolated):
+    mirror.delay = 0.25  # the train file takes about 4 s: long enough for the two to meet at the lock
+    script = ("from course_lib import celeba; f = celeba.load_celeba(n=12, download=True, standin=False); "
+              "print('faces', len(f), int(f.images.sum()))")
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=180)[0] for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert sum("waiting for it to finish" in out for out in outputs) == 1, outputs  # one waited for the other
+    results = [line for out in outputs for line in out.splitlines() if line.startswith("faces")]
+    assert len(results) == 2 and results[0] == results[1]
+    assert mirror.gets(TRAIN) == [None]  # one download, which the other process found done
+    assert (downloaded(isolated) / TRAIN).read_bytes() == mirror.files[TRAIN] and leftovers(isolated) == []
+
+
+def test_the_licence_is_shown_before_the_first_download_once(mirror, isolated, capsys, monkeypatch):
+    before = []  # what was printed before each file's download began
+    fetch = celeba._fetch_mirror_file
+
+    def spy(split, folder):
+        before.append(capsys.readouterr().out)
+        fetch(split, folder)
+
+    monkeypatch.setattr(celeba, "_fetch_mirror_file", spy)
+    celeba.load_celeba(download=True, standin=False)  # three files
+    celeba.load_celeba(n=5, size=64, download=True)  # no download
+    home = downloaded(isolated).parent
+    shutil.rmtree(downloaded(isolated))
+    for prepared in home.glob("*.pt"):
+        prepared.unlink()
+    celeba.load_celeba(n=5, download=True)  # a new download into the same data folder
+    printed = before + [capsys.readouterr().out]
+    assert len(before) == 4 and "NON-COMMERCIAL RESEARCH PURPOSES ONLY" in before[0]
+    assert "".join(printed).count("NON-COMMERCIAL RESEARCH PURPOSES ONLY") == 1
+    terms = (home / celeba.LICENCE_FILE).read_text()
+    assert "NON-COMMERCIAL RESEARCH PURPOSES ONLY" in terms and celeba.CELEBA_PAGE in terms
+    assert "distributing" in terms and "git" in terms
+
+
+# ---- the order of the sources ----
+
+def real_copy(drawn, isolated, name):
+    """The drawn JPEGs without their STAND-IN mark: to the loader, a real local copy of CelebA."""
+    folder = shutil.copytree(drawn["torchvision"], isolated / name, ignore=shutil.ignore_patterns("*.pt"))
+    (folder / celeba.STANDIN_MARKER).unlink()
+    return folder
+
+
+def test_a_local_copy_comes_first(mirror, isolated, drawn, monkeypatch):
+    root = real_copy(drawn, isolated, "root")
+    shared = isolated / "shared"  # a prepared file of other faces in COURSE_DATA_DIR must not win
+    shared.mkdir()
+    torch.save({"version": 1, "size": 32, "count": 2, "is_standin": False,
+                "attribute_names": list(celeba.ATTRIBUTE_NAMES), "files": [],
+                "images": torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
+                "attributes": torch.zeros(2, 40, dtype=torch.bool)}, shared / "celeba-32px-all.pt")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
+    faces = celeba.load_celeba(root=root, download=True, standin=False)
+    assert len(faces) == 40 and not faces.is_standin and mirror.requests == []
+
+
+def test_a_hand_copied_mirror_is_a_local_copy(mirror, isolated, mirror_files):
+    folder = isolated / "root" / celeba.MIRROR_FOLDER
+    (folder / "data").mkdir(parents=True)
+    (folder / TRAIN).write_bytes(mirror_files[TRAIN])
+    faces = celeba.load_celeba(root=isolated / "root", n=10, download=True, standin=False)
+    assert len(faces) == 10 and mirror.requests == []
+    assert (isolated / "root" / "celeba-mirror-32px-train.pt").is_file()
+    # n=None needs the other two files: the copy is noted as incomplete and the download completes it
+    assert len(celeba.load_celeba(root=isolated / "root", download=True, standin=False)) == 36
+    assert [path for path, _ in mirror.requests] == [VALIDATION, TEST]
+
+
+def test_a_prepared_file_comes_before_the_mirror(mirror, isolated, monkeypatch):
+    pool = celeba.load_celeba(n=24, download=True)
+    shutil.rmtree(downloaded(isolated))  # only the prepared pool is left: an instructor can hand it out
+    shared = isolated / "shared"
+    shared.mkdir()
+    shutil.move(isolated / "cache" / "generative-course" / "celeba-mirror-32px-train.pt", shared)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(shared))
+    mirror.requests.clear()
+    no_jpeg_reading(monkeypatch)
+    faces = celeba.load_celeba(n=10, seed=4, download=True, standin=False)
+    assert torch.equal(faces.images, pool.subset(10, seed=4).images) and mirror.requests == []
+
+
+def test_the_mirror_comes_before_torchvision(mirror, isolated, monkeypatch):
+    calls = []
+    monkeypatch.setattr(celeba, "_download_torchvision", lambda target: calls.append(target))
+    celeba.load_celeba(n=5, download=True, standin=False)
+    assert calls == [] and len(mirror.requests) == 1
+
+
+def test_every_source_tried_is_listed_in_order(mirror, isolated, capsys):
+    del mirror.files[TRAIN]
+    with pytest.raises(data.DataNotFoundError) as caught:
+        celeba.load_celeba(n=5, download=True, standin=False)
+    message = str(caught.value)
+    steps = ["1. local copies:", "2. prepared files:", "3. the Parquet mirror", "answered 404",
+             "4. torchvision's download (Google Drive): the download failed", "Fix it with one of these"]
+    assert [message.index(step) for step in steps] == sorted(message.index(step) for step in steps)
+    faces = celeba.load_celeba(n=5, download=True)  # standin=None: the same list, under the banner
+    out = capsys.readouterr().out
+    assert faces.is_standin and "STAND-IN" in out and "answered 404" in out and "4. torchvision's" in out
+
+
+def test_without_download_the_network_is_not_touched(mirror, isolated, capsys):
+    faces = celeba.load_celeba(n=5)
+    assert faces.is_standin and mirror.requests == []
+    assert "3. the Parquet mirror and 4. torchvision's download: not tried (download=False)" in capsys.readouterr().out
+
+
+def test_a_marked_standin_mirror_loads_as_the_standin(isolated, capsys):
+    folder = celeba.make_standin_mirror(isolated / "root", rows=(8, 1, 1), seed=0)
+    faces = celeba.load_celeba(root=folder, n=8)
+    assert faces.is_standin and "STAND-IN" in capsys.readouterr().out
+    assert (folder / "celeba-standin-mirror-32px-train.pt").is_file()
