@@ -46,7 +46,7 @@ def _course_grader_setup(name, token):
     import builtins
     from IPython import get_ipython
     from course_lib import checks
-    shell, evaluate, registry = get_ipython(), checks.evaluate, dict(checks.EXERCISES)
+    shell, evaluate, local, registry = get_ipython(), checks.evaluate, checks.LocalAnswer, dict(checks.EXERCISES)
     originals = {"check": checks.check, "run_check": checks.run_check, "evaluate": checks.evaluate}
     publish = shell.display_pub.publish
 
@@ -57,7 +57,7 @@ def _course_grader_setup(name, token):
                 f"[{key}] {registry[key].title}: `{answer_name}` is not defined when the check runs; the cell that "
                 "defines it raised an error or was removed.")
         else:
-            result = evaluate(registry[key], namespace[answer_name])
+            result = evaluate(registry[key], local(namespace[answer_name]))
             status, message = result.status, result.message
         tampered = sorted(n for n, f in originals.items() if getattr(checks, n, None) is not f)
         tampered += ["EXERCISES"] if checks.EXERCISES.get(key) is not registry[key] else []
