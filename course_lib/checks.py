@@ -248,7 +248,7 @@ class Answer:
     def probe(self, probe: Callable, *args: Any, tried: str) -> Any:
         """probe(answer, *args), run next to the answer; `probe` is a module-level function of course_lib.checks*."""
         if not _PROBE_MODULE.fullmatch(probe.__module__) or "." in probe.__qualname__:
-            raise ValueError(f"probe {probe.__qualname__} must be a module-level function of a course_lib.checks module")
+            raise ValueError(f"probe {probe.__qualname__}: make it a module-level function of a checks module")
         return self._ask({"args": list(args), "probe": f"{probe.__module__}:{probe.__qualname__}"}, tried)
 
     def _exchange(self, request: dict, tried: str) -> bytes:

@@ -121,7 +121,7 @@ def defines(source: str, name: str) -> bool:
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
             return True
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
         if any(isinstance(t, ast.Name) and t.id == name for t in targets):
             return True
         if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
@@ -179,7 +179,8 @@ def infer_assignment(notebooks: list[Path]) -> str:
             lines.update(key.split(".")[0] for key, _ in split_checks(source)[1])
             names.update(nn for name, nn in answers.items() if re.search(rf"^(def|class)\s+{name}\b", source, re.M))
     if not lines and not names:
-        raise ValueError("no submission holds a check(\"NN.k\", ...) line or an exercise's answer; pass --assignment NN.")
+        raise ValueError("no submission holds a check(\"NN.k\", ...) line or an exercise's answer; "
+                         "pass --assignment NN.")
     return (lines or names).most_common(1)[0][0]
 
 
@@ -191,11 +192,17 @@ def _describe(index: int, source: str) -> str:
 # ---- grading one submission ----------------------------------------------------------------------------------------
 
 class _Stop(checks.CheckAborted):
-    """Grading of this submission cannot go on (fatal) or this exercise's check ran out of time."""
+    """This exercise's check, or the whole submission (fatal), cannot go on; `note` goes to the feedback's notes."""
 
-    def __init__(self, message: str, fatal: bool = True) -> None:
+    def __init__(self, message: str, fatal: bool = True, note: str = "") -> None:
         super().__init__(message)
-        self.fatal = fatal
+        self.fatal, self.note = fatal, note
+
+
+def _stopped_in_time(box: Sandbox) -> bool:
+    """Interrupt what the runner is doing (it ran out of time); whether it answers again within the grace."""
+    box.interrupt()
+    return box.wait(INTERRUPT_GRACE) is not None
 
 
 class SandboxedAnswer(checks.Answer):
@@ -208,10 +215,9 @@ class SandboxedAnswer(checks.Answer):
         try:
             reply = self.box.request(dict(request, op="call", name=self.name), self.deadline - time.monotonic())
             if reply is None:
-                self.box.interrupt()
-                fatal = self.box.wait(INTERRUPT_GRACE) is None
-                raise _Stop(f"the check did not finish within {self.cell_timeout:g} s "
-                            "(is there an endless loop in your function?).", fatal)
+                raise _Stop(f"the check did not finish within {self.cell_timeout:g} s (is there an endless loop in "
+                            "your function?).", fatal=not _stopped_in_time(self.box),
+                            note=f"was stopped after {self.cell_timeout:g} s.")
         except SandboxStopped as stopped:
             raise _Stop(f"grading stopped during the check: {stopped}.") from None
         return checks.encode(reply)
@@ -261,10 +267,9 @@ def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings) -> s
                 grade.results[step.key] = _grade(box, step, settings, deadline)
         except _Stop as stop:
             if step.key is not None:
-                ex = checks.get(step.key)
-                grade.results[step.key] = (checks.FAILED, 0, f"[{step.key}] {ex.title}: {stop}")
-                if "did not finish" in str(stop):
-                    grade.notes.append(f"the check of {step.key} was stopped after {settings.cell_timeout:g} s.")
+                grade.results[step.key] = (checks.FAILED, 0, f"[{step.key}] {checks.get(step.key).title}: {stop}")
+            if stop.note:
+                grade.notes.append(f"{where} {stop.note}" if step.key else stop.note)
             if stop.fatal:
                 return str(stop) if step.key is None else f"the kernel stopped responding during {where}."
         except SandboxStopped as stopped:
@@ -277,11 +282,11 @@ def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadli
     seconds = min(settings.cell_timeout, deadline - time.monotonic())
     reply = box.request({"op": "run", "source": step.source}, seconds)
     if reply is None:
-        if seconds >= settings.cell_timeout:
-            grade.notes.append(f"{where} ran longer than {settings.cell_timeout:g} s and was stopped.")
-        box.interrupt()
-        if box.wait(INTERRUPT_GRACE) is None:
-            raise _Stop(f"the kernel did not respond after {where} was stopped for running too long.")
+        note = f"{where} ran longer than {settings.cell_timeout:g} s and was stopped." \
+            if seconds >= settings.cell_timeout else ""
+        if not _stopped_in_time(box):
+            raise _Stop(f"the kernel did not respond after {where} was stopped for running too long.", note=note)
+        grade.notes += [note] if note else []
         return
     error = reply.get("error")
     if isinstance(error, dict) and error:
@@ -294,8 +299,11 @@ def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadli
 def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float) -> tuple[str, int, str]:
     """(status, points, message) of exercise step.key, its test run here on the answer in the sandbox."""
     ex = checks.get(step.key)
-    found = box.request({"op": "lookup", "names": list(step.names)}, min(settings.cell_timeout, INTERRUPT_GRACE * 6))
-    defined = [n for n in step.names if isinstance(found, dict) and n in (found.get("names") or [])]
+    found = box.request({"op": "lookup", "names": list(step.names)}, settings.cell_timeout)
+    if found is None:
+        raise _Stop("the kernel did not answer the grader.", fatal=not _stopped_in_time(box))
+    names = found.get("names")
+    defined = [n for n in step.names if isinstance(names, list) and n in names]
     if not defined:
         return checks.FAILED, 0, (f"[{ex.key}] {ex.title}: `{ex.answer}` is not defined when the check runs; the "
                                   "cell that defines it raised an error or was removed.")
@@ -304,7 +312,8 @@ def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float) -> tup
     result = checks.evaluate(ex, answer, settings.seed)
     message = result.message
     if defined[0] != ex.answer:
-        message += f"\n  note:     `{ex.answer}` is not defined; the grader checked `{defined[0]}`, which the check line names."
+        message += (f"\n  note:     `{ex.answer}` is not defined; the grader checked `{defined[0]}`, which the check "
+                    "line names.")
     if step.note:
         message += f"\n  note:     {step.note}"
     return result.status, (ex.points if result.passed else 0), message

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import signal
 import struct
 import sys
@@ -52,6 +51,10 @@ def read_frame(fd: int) -> tuple[int, bytes]:
 
 def limit_resources(memory: int, disk: int, processes: int, address_space: int) -> None:
     """Lower this process's limits before any submitted code runs; whatever it starts inherits them."""
+    try:
+        import resource
+    except ImportError:  # Windows, where only --no-sandbox runs: nothing is limited
+        return
     limits = {resource.RLIMIT_DATA: memory, resource.RLIMIT_FSIZE: disk, resource.RLIMIT_CORE: 0}
     if processes:
         limits[resource.RLIMIT_NPROC] = processes
@@ -60,7 +63,10 @@ def limit_resources(memory: int, disk: int, processes: int, address_space: int) 
     for which, value in limits.items():
         soft, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(which, (value, value))
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):  # a limit this system does not support (e.g. RLIMIT_AS on macOS)
+            pass
 
 
 def _shell() -> Any:
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
+    os.close(null)
     serve(args.requests, args.replies, args.reply_limit)
     return 0
 

@@ -39,13 +39,15 @@ INSTALL_HELP = """\
 Grading runs each submission in a bubblewrap sandbox, and none can start here ({why}).
 - Debian/Ubuntu: sudo apt-get install bubblewrap   (Fedora: sudo dnf install bubblewrap; Arch: pacman -S bubblewrap)
 - If bwrap is installed but fails, unprivileged user namespaces are off: on Ubuntu 24.04 and later run
-  sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0, on older Debian sudo sysctl kernel.unprivileged_userns_clone=1.
+  sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0, on older Debian
+  sudo sysctl kernel.unprivileged_userns_clone=1.
 - macOS or Windows: grade inside a Linux VM (WSL 2 on Windows; a Lima, Multipass or UTM VM on macOS), or a container
   allowed to create namespaces, e.g.
   docker run --rm -it --security-opt seccomp=unconfined --security-opt apparmor=unconfined -v "$PWD":/course \\
       -w /course python:3.11 bash -c "apt-get update && apt-get install -y bubblewrap && pip install -e . && \\
       python -m course_lib.grading submitted/ --out grades/"
 - Or, knowing that submissions then run with all of your rights, pass --no-sandbox."""
+DIED = "the kernel died (os._exit, os.kill, a crash, or running out of memory)"
 ADDRESS_SLACK = 6 * GiB  # RLIMIT_AS above the memory limit: torch's libraries alone map about 3 GiB
 MASKED_ETC = ["shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "ssh", "ssl/private"]
 
@@ -73,13 +75,11 @@ class Limits:
 
 def visible_paths() -> list[Path]:
     """The host folders the sandbox sees read-only, besides /usr and /etc: Python, packages, course, data."""
-    from course_lib import data, pretrained
+    from course_lib import pretrained
 
     paths = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).resolve().parent]
     paths += [Path(p) for p in site.getsitepackages() + [site.getusersitepackages()] if p in sys.path]
-    paths += [Path(checks.__file__).parent, Path(pretrained.FOLDER), data.cache_dir()]
-    if os.environ.get("COURSE_DATA_DIR"):
-        paths.append(Path(os.environ["COURSE_DATA_DIR"]).expanduser())
+    paths += [Path(checks.__file__).parent, Path(pretrained.FOLDER)] + ([_data_dir()] if _data_dir() else [])
     found: list[Path] = []
     for path in (p.resolve() for p in paths if p.exists()):
         if not any(path.is_relative_to(seen) for seen in found):
@@ -102,20 +102,21 @@ def bwrap_argv(limits: Limits, hidden: list[Path], files: dict[str, int]) -> lis
     for name in MASKED_ETC:
         path = Path("/etc") / name
         if path.is_dir():
-            argv += ["--tmpfs", str(path)]
+            argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
         elif path.exists():
             argv += ["--ro-bind", "/dev/null", str(path)]
     visible = visible_paths()
     for path in visible:
         argv += ["--ro-bind", str(path), str(path)]
     for path in (p.resolve() for p in hidden):
-        if any(path.is_relative_to(v) for v in visible + [Path("/usr"), Path("/etc")]):
-            argv += ["--tmpfs", str(path)]
+        if any(path.is_relative_to(v) for v in visible + [Path("/usr"), Path("/etc")]) and path.exists():
+            argv += ["--tmpfs", str(path), "--remount-ro", str(path)] if path.is_dir() else \
+                ["--ro-bind", "/dev/null", str(path)]
     argv += ["--proc", "/proc", "--dev", "/dev", *size(64 * MiB), "--tmpfs", "/dev/shm", *size(limits.disk),
              "--tmpfs", "/scratch", "--dir", "/scratch/tmp", "--symlink", "/scratch/tmp", "/tmp", "--chdir", "/scratch"]
     for path, fd in files.items():
         argv += ["--file", str(fd), path]
-    return argv
+    return argv + ["--remount-ro", "/dev", "--remount-ro", "/"]  # only /scratch and /dev/shm stay writable
 
 
 def runner_env(limits: Limits, fast: bool, scratch: str) -> dict[str, str]:
@@ -126,9 +127,19 @@ def runner_env(limits: Limits, fast: bool, scratch: str) -> dict[str, str]:
            "PYTHONPATH": str(Path(checks.__file__).parent.parent), "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "COURSE_FAST": "1" if fast else "0",
            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    if os.environ.get("COURSE_DATA_DIR"):
-        env["COURSE_DATA_DIR"] = os.environ["COURSE_DATA_DIR"]
+    data_dir = _data_dir()
+    if data_dir is not None:
+        env["COURSE_DATA_DIR"] = str(data_dir)
     return env
+
+
+def _data_dir() -> Path | None:
+    """The grader's data folder, which the sandbox reads: $COURSE_DATA_DIR, else the per-user cache if it exists."""
+    from course_lib import data
+
+    if os.environ.get("COURSE_DATA_DIR"):
+        return Path(os.environ["COURSE_DATA_DIR"]).expanduser()
+    return data.cache_dir() if data.cache_dir().is_dir() else None
 
 
 def check_available() -> None:
@@ -198,12 +209,14 @@ class Sandbox:
     """One submission's runner, in bubblewrap (or, with sandbox=False, as a plain process group).
 
     Use as a context manager: entering starts it and waits until it is ready, leaving kills every process in it.
+    hidden: host paths that must stay invisible even where they lie inside a folder the sandbox sees;
+    notebook: copied into the scratch folder.
     """
 
     def __init__(self, limits: Limits, *, fast: bool = True, hidden: list[Path] = (), notebook: Path | None = None,
-                 sandbox: bool = True, cgroups: bool = True, start_timeout: float = 120) -> None:
+                 sandbox: bool = True, start_timeout: float = 120) -> None:
         self.limits, self.fast, self.hidden, self.notebook = limits, fast, list(hidden), notebook
-        self.sandbox, self.use_cgroups, self.start_timeout = sandbox, cgroups, start_timeout
+        self.sandbox, self.start_timeout = sandbox, start_timeout
         self.process: subprocess.Popen | None = None
         self.init_pid = self.runner_pid = 0
         self.info: dict = {}  # what bubblewrap says about the sandbox: its first process, its namespaces
@@ -223,90 +236,91 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _start(self) -> None:
+        requests_r, self._requests = os.pipe()
+        self._replies, replies_w = os.pipe()
+        passed = [requests_r, replies_w]
+        try:
+            argv, env, cwd = (self._bwrap if self.sandbox else self._plain)(requests_r, replies_w, passed)
+            self.process = subprocess.Popen(
+                argv, pass_fds=passed, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE if self.sandbox else subprocess.DEVNULL, env=env, cwd=cwd,
+                start_new_session=not self.sandbox)
+        finally:
+            for fd in passed:
+                os.close(fd)
+        if self.sandbox:
+            self._admit()
+        else:
+            self.init_pid = self.runner_pid = self.process.pid
+        try:
+            message = self._read(time.monotonic() + self.start_timeout)[1]
+        except SandboxStopped:
+            message = None
+            self.process.wait(timeout=30)
+        if message is None or message.get("op") != "ready":
+            raise SandboxStopped(self._why_not_ready())
+        if self.sandbox:
+            self.runner_pid = _first_child(self.init_pid)
+
     def _runner_argv(self, requests: int, replies: int) -> list[str]:
-        processes = 0 if os.geteuid() == 0 else _own_processes() + self.limits.processes
+        processes = 0 if getattr(os, "geteuid", lambda: 0)() == 0 else _own_processes() + self.limits.processes
         return [sys.executable, "-m", "course_lib.runner", "--requests", str(requests), "--replies", str(replies),
                 "--reply-limit", str(self.limits.reply), "--memory", str(self.limits.memory),
                 "--disk", str(self.limits.disk), "--processes", str(processes),
                 "--address-space", str(self.limits.memory + ADDRESS_SLACK)]
 
-    def _start(self) -> None:
-        requests_r, self._requests = os.pipe()
-        self._replies, replies_w = os.pipe()
-        keep = [requests_r, replies_w]
-        opened: list[int] = []
-        try:
-            if self.sandbox:
-                argv, env, cwd = self._bwrap(requests_r, replies_w, opened), None, None
-            else:
-                import tempfile
-                self._scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
-                (self._scratch / "tmp").mkdir()
-                if self.notebook:
-                    shutil.copyfile(self.notebook, self._scratch / self.notebook.name)
-                argv, env, cwd = self._runner_argv(requests_r, replies_w), runner_env(self.limits, self.fast, str(self._scratch)), self._scratch
-            self.process = subprocess.Popen(
-                argv, pass_fds=keep + opened, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE if self.sandbox else subprocess.DEVNULL, env=env, cwd=cwd,
-                start_new_session=not self.sandbox)
-        finally:
-            for fd in keep + opened:
-                os.close(fd)
-        if self.sandbox:
-            self._enter_cgroup()
-        else:
-            self.init_pid = self.runner_pid = self.process.pid
-        request_id, message = self._read(time.monotonic() + self.start_timeout)
-        if message is None or message.get("op") != "ready":
-            raise SandboxStopped(self._why_not_ready())
-        if self.sandbox:
-            children = Path(f"/proc/{self.init_pid}/task/{self.init_pid}/children").read_text().split()
-            self.runner_pid = int(children[0]) if children else 0
+    def _plain(self, requests: int, replies: int, passed: list[int]) -> tuple[list[str], dict, Path]:
+        """--no-sandbox: the runner in a scratch folder of its own, with the same limits and environment."""
+        import tempfile
 
-    def _bwrap(self, requests: int, replies: int, opened: list[int]) -> list[str]:
+        self._scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
+        (self._scratch / "tmp").mkdir()
+        if self.notebook:
+            shutil.copyfile(self.notebook, self._scratch / self.notebook.name)
+        return (self._runner_argv(requests, replies), runner_env(self.limits, self.fast, str(self._scratch)),
+                self._scratch)
+
+    def _bwrap(self, requests: int, replies: int, passed: list[int]) -> tuple[list[str], None, None]:
         files = {f"/scratch/.cache/matplotlib/{path.name}": path for path in _font_lists()}
         if self.notebook:
             files[f"/scratch/{self.notebook.name}"] = self.notebook
         files = {inside: _memory_file(path.read_bytes()) for inside, path in files.items()}  # no host file inside
-        opened += files.values()
-        info_r, info_w = os.pipe()
+        self._info, info_w = os.pipe()
         block_r, self._block = os.pipe()
-        self._info = info_r
-        opened += [info_w, block_r]
         argv = bwrap_argv(self.limits, self.hidden, files) + ["--info-fd", str(info_w), "--block-fd", str(block_r)]
         argv += ["--clearenv"] + [a for k, v in runner_env(self.limits, self.fast, "/scratch").items()
                                   for a in ("--setenv", k, v)]
         options = _memory_file(b"".join(a.encode() + b"\0" for a in argv[1:]))  # kept off its /proc/1/cmdline
-        opened.append(options)
-        return ["bwrap", "--args", str(options), "--", *self._runner_argv(requests, replies)]
+        passed += [*files.values(), info_w, block_r, options]
+        return ["bwrap", "--args", str(options), "--", *self._runner_argv(requests, replies)], None, None
 
-    def _enter_cgroup(self) -> None:
-        """Read the sandbox's first process from bwrap, put it in a fresh cgroup, then let the sandbox go on."""
-        info, deadline = b"", time.monotonic() + self.start_timeout
+    def _admit(self) -> None:
+        """Learn the sandbox's first process from bwrap, put it in a fresh cgroup, then let the sandbox go on."""
+        info = b""
         with os.fdopen(self._info, "rb", buffering=0) as stream:
-            while time.monotonic() < deadline:
-                chunk = stream.read(4096)
-                if not chunk:
-                    break
+            while not self.init_pid and (chunk := stream.read(4096)):
                 info += chunk
                 try:
                     self.info = json.loads(info)
                     self.init_pid = int(self.info["child-pid"])
-                    break
                 except (ValueError, KeyError):
                     continue
-        if not self.init_pid:
-            os.close(self._block)
-            raise SandboxStopped(self._why_not_ready())
-        if self.use_cgroups:
+        try:
+            if not self.init_pid:
+                raise OSError("bwrap said nothing")
             self.cgroup = Cgroup(f"course-grade-{os.getpid()}-{self.init_pid}", self.limits)
             try:
                 self.cgroup.add(self.init_pid)
             except OSError:
                 self.cgroup.remove()
                 self.cgroup = None
-        os.write(self._block, b"go")
-        os.close(self._block)
+            os.write(self._block, b"go")
+        except OSError:  # bwrap has already given up
+            self.process.wait(timeout=30)
+            raise SandboxStopped(self._why_not_ready()) from None
+        finally:
+            os.close(self._block)
 
     def _why_not_ready(self) -> str:
         if self.process is not None and self.process.poll() is not None and self.process.stderr is not None:
@@ -331,9 +345,8 @@ class Sandbox:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
-        for stream in (self.process.stderr,):
-            if stream is not None:
-                stream.close()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
         for fd in (self._requests, self._replies):
             try:
                 os.close(fd)
@@ -355,13 +368,29 @@ class Sandbox:
         Raises SandboxStopped if the runner ended or broke the protocol. Replies to earlier requests (which had
         timed out) are skipped.
         """
+        if not (_running(self.runner_pid) if self.sandbox else self.process.poll() is None):  # not a child it forked
+            raise SandboxStopped(DIED)
         self._next_id += 1
         payload = checks.encode(message)
-        try:
-            os.write(self._requests, FRAME.pack(len(payload), self._next_id) + payload)
-        except OSError:
-            raise SandboxStopped("the kernel died (os._exit, os.kill, a crash, or running out of memory)") from None
-        return self.wait(timeout)
+        deadline = time.monotonic() + timeout
+        self._send(FRAME.pack(len(payload), self._next_id) + payload, deadline)
+        return self.wait(deadline - time.monotonic())
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        """Write a whole frame, or raise SandboxStopped: a runner that stops reading must not block the grader."""
+        view = memoryview(data)
+        os.set_blocking(self._requests, False)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._requests, selectors.EVENT_WRITE)
+            while view:
+                if not selector.select(max(0.0, deadline - time.monotonic())):
+                    raise SandboxStopped("the kernel stopped reading the grader's requests")
+                try:
+                    view = view[os.write(self._requests, view):]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    raise SandboxStopped(DIED) from None
 
     def wait(self, timeout: float) -> dict | None:
         """The reply to the last request, waiting at most `timeout` seconds; None if it did not come."""
@@ -401,7 +430,7 @@ class Sandbox:
                     return 0, None
                 chunk = os.read(self._replies, 1 << 20)
                 if not chunk:
-                    raise SandboxStopped("the kernel died (os._exit, os.kill, a crash, or running out of memory)")
+                    raise SandboxStopped(DIED)
                 self._buffer += chunk
 
 
@@ -410,6 +439,25 @@ def _bwrap_supports(option: str) -> bool:
     try:
         return option in subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _first_child(pid: int) -> int:
+    """The host pid of process `pid`'s child (the runner, the only child of the sandbox's first process)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                return int(entry.name)
+        except (OSError, IndexError, ValueError):
+            continue
+    raise SandboxStopped("the runner's process could not be found")
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` (Linux) exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
         return False
 
 

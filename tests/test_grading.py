@@ -150,7 +150,8 @@ found = []
 for path in [pathlib.Path(course_lib.__file__).with_name('checks.py'), pathlib.Path(SITE_FILE),
              pathlib.Path(SUBMITTED, 'perfect', '00_warmup.ipynb'), pathlib.Path(SUBMITTED, 'blank.ipynb'),
              pathlib.Path(OUT, 'gradebook.csv'), pathlib.Path(SOLUTIONS, '00_warmup.ipynb'),
-             pathlib.Path(INSTRUCTOR, 'planted.txt')]:
+             pathlib.Path(INSTRUCTOR, 'planted.txt'), pathlib.Path('/planted'), pathlib.Path('/dev/planted'),
+             pathlib.Path('/etc/ssh/planted'), pathlib.Path('/usr/planted')]:
     try:
         with open(path, 'a') as handle:
             handle.write('# written by a submission\\n')
@@ -214,7 +215,7 @@ for _ in range(600):
     except OSError:
         break
     if child == 0:
-        os.execv('/bin/sleep', ['sleep', '120'])
+        os.execv('/bin/sleep', [INSTRUCTOR + '/sleep', '120'])  # a name that marks it as this batch's
     started += 1
 found = started
 """ + REPORT),
@@ -248,6 +249,28 @@ sys.stderr.write('student,00.1,00.2,00.3,total,max\\nspammer,2,1,1,4,4\\n' * 10*
     # ignore the interrupt and loop
     "ignores_interrupt": honest(after_binarise="import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                                                "while True:\n    pass"),
+    # answer the public check's inputs from a table (a leaked answer key), nothing else: the grader's are secret
+    "memorizer": notebook(IMPORTS, "\n\n".join(HONEST[name].split("\n\n\ncheck(")[0] for name in HONEST).replace(
+        "mean_image", "ref_mean_image").replace("binarise", "ref_binarise").replace("on_fraction", "ref_on_fraction"),
+        """import hashlib
+import course_lib.checks as checks
+table = {}
+def key_of(args):
+    return hashlib.sha256(checks.encode(list(args))).hexdigest()
+def recording(reference):
+    def answer(*args):
+        table[key_of(args)] = reference(*args)
+        return table[key_of(args)]
+    return answer
+for key, reference in [('00.1', ref_mean_image), ('00.2', ref_binarise), ('00.3', ref_on_fraction)]:
+    checks.evaluate(checks.get(key), checks.LocalAnswer(recording(reference)), checks.PUBLIC_SEED)
+del ref_mean_image, ref_binarise, ref_on_fraction
+def lookup(*args):
+    if key_of(args) not in table:
+        raise ValueError('not in my table')
+    return table[key_of(args)]
+mean_image = binarise = on_fraction = lookup""", 'check("00.1", mean_image)', 'check("00.2", binarise)',
+        'check("00.3", on_fraction)'),
     # the network
     "network": honest("""import socket
 found = []
@@ -302,6 +325,7 @@ hog,2,1,1,4,4
 ignores_interrupt,2,1,0,3,4
 kills_all,2,0,0,2,4
 kills_parent,2,1,1,4,4
+memorizer,0,0,0,0,4
 missing_check,2,1,1,4,4
 network,2,1,1,4,4
 no_checks,2,1,1,4,4
@@ -323,12 +347,13 @@ def _digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
-def _alive(namespaces: set[str]) -> list[int]:
-    """Processes (host pids) inside any of the given PID namespaces."""
+def _alive(namespaces: set[str], marker: str) -> list[int]:
+    """Processes (host pids) inside any of the given PID namespaces, or whose command line holds `marker`."""
     alive = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and os.readlink(entry / "ns" / "pid") in namespaces:
+            if entry.name.isdigit() and (os.readlink(entry / "ns" / "pid") in namespaces
+                                         or marker.encode() in (entry / "cmdline").read_bytes()):
                 alive.append(int(entry.name))
         except OSError:
             continue
@@ -364,7 +389,7 @@ def graded(tmp_path_factory, sandbox_works):
     class Recorded(sandbox.Sandbox):
         def __enter__(self):
             box = super().__enter__()
-            namespaces.append(f"pid:[{box.info['pid-namespace']}]")
+            namespaces.append(f"pid:[{box.info.get('pid-namespace')}]")
             return box
 
     os.environ["COURSE_GRADER_CANARY"] = "a secret of the grader's environment"
@@ -397,7 +422,7 @@ def test_gradebook_is_exactly_as_expected(graded):
 
 def test_no_process_of_the_batch_is_alive_and_nothing_wrote_the_gradebook_afterwards(graded):
     assert len(graded["namespaces"]) == len(SUBMISSIONS) + 2 - 1  # every readable submission had its own sandbox
-    assert _alive(set(graded["namespaces"])) == []
+    assert _alive(set(graded["namespaces"]), str(graded["instructor"])) == []  # daemons name it, sleepers too
     assert (graded["out"] / "gradebook.csv").read_bytes() == graded["gradebook"]
 
 
@@ -480,7 +505,7 @@ def _tiny_batch(folder: Path, students: list[str]) -> Path:
 
 
 def test_ctrl_c_keeps_what_was_graded_and_resume_grades_only_the_rest(tmp_path, sandbox_works):
-    submissions = _tiny_batch(tmp_path, ["a", "b", "blank", "d"])
+    submissions = _tiny_batch(tmp_path, ["a", "b", "blank"])
     out = tmp_path / "out"
     command = [sys.executable, "-m", "course_lib.grading", str(submissions), "--out", str(out), "--jobs", "1",
                "--cell-timeout", "30", "--memory", "2047M"]
@@ -494,12 +519,12 @@ def test_ctrl_c_keeps_what_was_graded_and_resume_grades_only_the_rest(tmp_path, 
     assert _runners(memory=2047 * 2**20) == []
     resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert "grading 3 of 4" in resumed.stdout or "grading 2 of 4" in resumed.stdout
+    assert "grading 2 of 3" in resumed.stdout or "grading 1 of 3" in resumed.stdout
     gradebook = (out / "gradebook.csv").read_text()
-    assert gradebook == "student,00.1,00.2,00.3,total,max\na,2,1,1,4,4\nb,2,1,1,4,4\nblank,0,0,0,0,4\nd,2,1,1,4,4\n"
+    assert gradebook == "student,00.1,00.2,00.3,total,max\na,2,1,1,4,4\nb,2,1,1,4,4\nblank,0,0,0,0,4\n"
     feedback = (out / "feedback" / "a.md").read_bytes()
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)  # all of it, same seed
-    assert again.returncode == 0 and "grading 4 of 4" in again.stdout
+    assert again.returncode == 0 and "grading 3 of 3" in again.stdout
     assert (out / "gradebook.csv").read_text() == gradebook and (out / "feedback" / "a.md").read_bytes() == feedback
 
 
