@@ -358,13 +358,15 @@ def run_seed(out: Path) -> int:
 
 
 def _record_path(out: Path, student: str) -> Path:
-    return out / ".grading" / "graded" / f"{hashlib.sha256(student.encode()).hexdigest()[:24]}.json"
+    name = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return out / ".grading" / "graded" / f"{name}.json"
 
 
 def _fingerprint(path: Path | None, keys: list[str], settings: Settings) -> str:
     """What a student's grade depends on: the notebook's bytes, the exercises, the settings and the seed."""
     content = path.read_bytes() if path is not None and path.stat().st_size <= MAX_NOTEBOOK else repr(path).encode()
-    what = json.dumps([keys, asdict(replace(settings, hidden=()))], default=str).encode()
+    what = json.dumps([keys, asdict(replace(settings, hidden=(), limits=replace(settings.limits, threads=1)))],
+                      default=str).encode()
     return hashlib.sha256(content + what).hexdigest()
 
 
@@ -430,8 +432,8 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
     log(f"grading {len(todo)} of {len(found)} submissions of notebook {assignment} ({len(grades)} already graded), "
         f"{jobs} at a time" + ("" if settings.sandbox else f"; {NO_SANDBOX}"))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(work, student): student for student in todo}
         try:
+            futures = {pool.submit(work, student): student for student in todo}
             for future in as_completed(futures):
                 grade = future.result()
                 grades[futures[future]] = grade

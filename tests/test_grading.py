@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import course_lib
-from course_lib import checks, grading, sandbox
+from course_lib import grading, sandbox
 from course_lib.make_exercises import make_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
