@@ -13,9 +13,13 @@ Modules:
 - `viz`: figures (image grids, latent maps, decoded grids, loss curves)
 - `widgets`: interactive latent-space explorers
 - `density`: likelihood-based density models (Gaussian MLE and classifier, independent Bernoulli, Bernoulli mixture), binarisation, bits per dimension
-- `checks`: exercise checks (learners' instant feedback; the grader runs the same ones)
+- `checks`: exercise-check machinery (registry, `check`, the plain-data channel); learners' instant feedback and
+  the grader run the same exercise definitions
+- `checks_00` ... `checks_06`: each notebook's exercise definitions
 - `make_exercises`: generates exercises/ from solutions/ (`python -m course_lib.make_exercises [--check]`)
 - `grading`: batch grading of submitted notebooks (`python -m course_lib.grading SUBMISSIONS --out OUT`)
+- `sandbox`: the bubblewrap sandbox each submission runs in, and the channel to it
+- `runner`: what runs inside a sandbox: the submission's cells and calls of its answers
 """
 
 __version__ = "0.1.0"

@@ -1,10 +1,11 @@
-"""The exercise-check API, then each notebook's checks (one section per notebook, appended below)."""
+"""The exercise-check machinery (course_lib.checks: registry, check, the plain-data channel), then each notebook's
+checks (course_lib.checks_00 ... checks_06, one section per module, appended below)."""
 import numpy as np
 import pytest
 import torch
 
 from course_lib import checks
-from course_lib.checks import (FAILED, NOT_DONE, PASSED, CheckFailure, ExerciseNotPassed, call, check, exercise,
+from course_lib.checks import (FAILED, NOT_DONE, PASSED, CheckFailure, ExerciseNotPassed, check, exercise,
                                expect_close, run_check)
 
 
@@ -12,11 +13,11 @@ from course_lib.checks import (FAILED, NOT_DONE, PASSED, CheckFailure, ExerciseN
 def square_exercise():
     """A throwaway exercise 99.1, 'square a tensor', removed again after the test."""
 
-    @exercise("99.1", "square a tensor", points=3, hint="use x * x")
-    def _test(answer):
+    @exercise("99.1", "square a tensor", answer="square", points=3, hint="use x * x")
+    def _test(answer, rng):
         for values in ([1.0, 2.0], [0.0], [-3.0, 0.5, 4.0]):
             tried = f"square(tensor({values}))"
-            expect_close(call(answer, torch.tensor(values), tried=tried), torch.tensor(values) ** 2, tried=tried)
+            expect_close(answer(torch.tensor(values), tried=tried), torch.tensor(values) ** 2, tried=tried)
 
     yield "99.1"
     del checks.EXERCISES["99.1"]
@@ -88,12 +89,135 @@ def test_an_unknown_key_lists_the_known_ones(square_exercise):
 
 def test_a_key_cannot_be_registered_twice(square_exercise):
     with pytest.raises(ValueError, match="registered twice"):
-        exercise("99.1", "again")(lambda answer: None)
+        exercise("99.1", "again", answer="square")(lambda answer, rng: None)
 
 
 def test_check_failure_carries_its_parts():
     failure = CheckFailure("f(1)", 2, 3, "add one")
     assert (failure.tried, failure.expected, failure.got, failure.hint) == ("f(1)", 2, 3, "add one")
+
+
+def test_the_registry_loads_one_notebooks_module_when_asked_for_one_of_its_keys():
+    import subprocess
+    import sys
+    code = ("import sys; from course_lib import checks; checks.get('03.1'); "
+            "print(sorted(m for m in sys.modules if m.startswith('course_lib.checks_'))); "
+            "print(len(checks.EXERCISES), checks.load('02'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "['course_lib.checks_03']"
+    assert out[1] == f"{len(checks.EXERCISES)} ['02.1', '02.2', '02.3', '02.4']" and len(checks.EXERCISES) >= 22
+
+
+# ---- the plain-data channel ----
+
+def _same(a, b):
+    assert type(a) is type(b), (a, b)
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b) and all(_same(x, y) is None for x, y in zip(a, b))
+    elif isinstance(a, dict):
+        assert list(a) == list(b) and all(_same(a[k], b[k]) is None for k in a)
+    elif isinstance(a, float) and np.isnan(a):
+        assert np.isnan(b)
+    else:
+        assert a == b
+
+
+def test_the_channel_carries_plain_data_exactly():
+    value = {"tensors": (torch.rand(3, 4), torch.tensor(2.5, dtype=torch.float64), torch.zeros(0, 5),
+                         torch.tensor([True, False]), torch.arange(6).reshape(2, 3)[:, 1:],  # not contiguous
+                         torch.rand(2, 2, dtype=torch.bfloat16), torch.rand(3, requires_grad=True) * 2),
+             "numpy": [np.arange(4, dtype=np.int16), np.float32(0.25), np.bool_(True), np.zeros((2, 0))],
+             7: [None, True, 3, 10**30, -0.0, float("nan"), float("inf"), "naïve ✓", ""],
+             "nested": [[[(1, 2), {"a": []}]]]}
+    back = checks.decode(checks.encode(value))
+    expected = dict(value, tensors=tuple(t.detach().contiguous() for t in value["tensors"]))
+    _same(back, expected)
+    assert not back["tensors"][-1].requires_grad and isinstance(back["numpy"][1], np.float32)
+
+
+def _nested(depth):
+    return [_nested(depth - 1)] if depth else 1
+
+
+@pytest.mark.parametrize("value, reason", [
+    (object(), "object cannot be sent"), (lambda: 1, "function cannot be sent"),
+    (torch.nn.Linear(2, 2), "Linear cannot be sent"), ({(1, 2): 3}, "keys other than"),
+    (torch.eye(3).to_sparse(), "cannot be sent"), (np.array(["a"]), "dtype <U1 cannot be sent"),
+    (np.array([object()]), "dtype object cannot be sent"), (_nested(checks.MAX_DEPTH + 1), "nested"),
+    (torch.zeros(1000), "larger than the limit"), (list(range(500_000)), "larger than the limit"),
+])
+def test_the_channel_refuses_what_is_not_plain_data(value, reason):
+    with pytest.raises(checks.ChannelError, match=reason):
+        checks.encode(value, limit=3000 if isinstance(value, torch.Tensor) else checks.MAX_MESSAGE)
+
+
+def test_decoding_malformed_data_raises_only_channel_error():
+    import json
+    import random
+    good = checks.encode({"x": torch.rand(5, 3), "y": [1, 2.0, "three", (np.arange(3),)]})
+    size = int.from_bytes(good[4:8], "big")
+
+    def message(header, buffers=b""):
+        raw = json.dumps(header).encode()
+        return checks.MAGIC + len(raw).to_bytes(4, "big") + raw + buffers
+
+    bad = [b"", b"CLv1", good[:-1], good + b"x", b"XXXX" + good[4:], good[:4] + (2**31).to_bytes(4, "big") + good[8:],
+           "a string", None, message({"v": {"T": ["float32", [2, 2], 0]}, "b": [12]}, bytes(12)),
+           message({"v": {"T": ["float32", [-1], 0]}, "b": [4]}, bytes(4)),
+           message({"v": {"T": ["object", [1], 0]}, "b": [8]}, bytes(8)),
+           message({"v": {"T": ["float32", [1], 5]}, "b": [4]}, bytes(4)),
+           message({"v": {"A": ["float64", [1], 0]}, "b": [4]}, bytes(4)),
+           message({"v": {"S": ["float32", [2], 0]}, "b": [8]}, bytes(8)),
+           message({"v": {"X": 1}, "b": []}), message({"v": {"t": 1}, "b": []}), message({"v": {"d": [[1.5, 2]]}, "b": []}),
+           message({"v": {"d": [[1]]}, "b": []}), message({"v": 1, "b": [-4]}), message({"v": 1}), message([1, 2]),
+           checks.MAGIC + (10).to_bytes(4, "big") + b"\xff" * 10,
+           message({"v": 1, "b": []})[:8] + b"[" * 100_000 + b"]" * 100_000]
+    rng = random.Random(0)
+    for _ in range(300):
+        corrupt = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            corrupt[rng.randrange(8, 8 + size)] = rng.randrange(256)
+        bad.append(bytes(corrupt))
+    for data in bad:
+        try:
+            checks.decode(data)
+        except checks.ChannelError:
+            pass
+
+
+def test_perform_reports_what_happened_to_the_call():
+    request = checks.encode({"args": [torch.ones(2)], "probe": None})
+    assert torch.equal(checks.decode(checks.perform(lambda x: x * 2, request))["value"], torch.full((2,), 2.0))
+    raised = checks.decode(checks.perform(lambda x: int("no"), request))
+    assert raised["outcome"] == "raised" and raised["types"][:3] == ["ValueError", "Exception", "BaseException"]
+    assert checks.decode(checks.perform(torch.ones(1), request))["outcome"] == "not_callable"
+    assert checks.decode(checks.perform(lambda x: object(), request))["outcome"] == "unsendable"
+
+
+def test_an_answer_gets_copies_so_it_cannot_change_the_checks_own_inputs(square_exercise):
+    def square_in_place(x):
+        return x.mul_(x)
+
+    assert run_check(square_exercise, square_in_place).status == PASSED
+
+
+def test_the_inputs_come_from_the_callers_seed():
+    seen = {}
+
+    def spy(seed):
+        def answer(images, labels, label):
+            seen.setdefault(seed, []).append(images.sum().item())
+            raise NotImplementedError
+        return answer
+
+    for seed in (checks.PUBLIC_SEED, checks.PUBLIC_SEED, 12345):
+        checks.evaluate(checks.get("00.1"), checks.LocalAnswer(spy(seed)), seed)
+    assert len(seen[checks.PUBLIC_SEED]) == 2 and seen[checks.PUBLIC_SEED][0] == seen[checks.PUBLIC_SEED][1]
+    assert seen[12345][0] != seen[checks.PUBLIC_SEED][0]
 
 
 # ---- notebook 00: warm-up ----
@@ -409,3 +533,16 @@ def test_checks_pass_the_reference_and_fail_stubs_and_wrong_answers(key):
         result = checks.run_check(key, wrong)
         assert result.status == FAILED, f"{key} accepted wrong answer {index}"
         assert "tried:" in result.message or "raised" in result.message
+
+
+@pytest.mark.parametrize("seed", [1, 2**40 + 7])
+def test_the_references_pass_and_wrong_answers_fail_on_the_graders_secret_inputs_too(seed):
+    """The grader draws inputs from a secret seed: every reference must pass and every wrong answer fail with it."""
+    references = {**{key: (ref, WARMUP_WRONG[key]) for key, ref in
+                     [("00.1", _mean_image), ("00.2", _binarise), ("00.3", _on_fraction)]}, **ANSWERS}
+    for key, (reference, wrong_answers) in references.items():
+        ex = checks.get(key)
+        result = checks.evaluate(ex, checks.LocalAnswer(reference), seed)
+        assert result.passed, result.message
+        for index, wrong in enumerate(wrong_answers):
+            assert checks.evaluate(ex, checks.LocalAnswer(wrong), seed).status == FAILED, f"{key} wrong answer {index}"

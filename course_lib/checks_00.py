@@ -1,0 +1,67 @@
+"""Exercise checks of notebook 00, the warm-up on image tensors (how to write one: see course_lib.checks)."""
+from __future__ import annotations
+
+import torch
+
+from course_lib.checks import Answer, AnswerRaised, CheckFailure, exercise, expect_close, inputs_after
+
+
+@exercise("00.1", "the mean image of one class", answer="mean_image", points=2,
+          hint="select the images whose label equals `label`, then average over the batch axis keeping (1, H, W)")
+def _test_mean_image(answer: Answer, rng: torch.Generator) -> None:
+    images, labels = torch.rand(6, 1, 3, 5, generator=rng), torch.tensor([0, 1, 0, 2, 0, 1])
+    for label in (0, 1, 2):
+        tried = f"mean_image(images of shape (6, 1, 3, 5), labels={labels.tolist()}, label={label})"
+        got = answer(images, labels, label, tried=tried)
+        expect_close(got, images[labels == label].mean(dim=0), tried=tried)
+    images = torch.rand(4, 1, 28, 28, generator=rng)
+    tried = "mean_image(4 images of shape (1, 28, 28), labels=[7, 7, 7, 7], label=7)"
+    expect_close(answer(images, torch.full((4,), 7), 7, tried=tried), images.mean(dim=0), tried=tried)
+    tried = "mean_image(images, labels=[0, 1, 0, 2, 0, 1], label=5), a class with no images"
+    try:
+        got = answer(torch.rand(6, 1, 4, 4, generator=rng), torch.tensor([0, 1, 0, 2, 0, 1]), 5, tried=tried)
+    except AnswerRaised as err:
+        if err.raised("ValueError"):
+            return
+        got = err.got
+    raise CheckFailure(tried, "a ValueError saying that no image has label 5", got,
+                       "an empty class has no mean; raise ValueError(...) with a message naming the label")
+
+
+@exercise("00.2", "binarise images at a threshold", answer="binarise",
+          hint="compare with `images > threshold` and convert the result with .float()")
+def _test_binarise(answer: Answer, rng: torch.Generator) -> None:
+    images = torch.rand(3, 1, 4, 4, generator=rng)
+    for threshold in (0.5, 0.2, 0.0, 1.0):
+        tried = f"binarise(3 random images of shape (1, 4, 4), threshold={threshold})"
+        got = answer(images, threshold, tried=tried)
+        if not isinstance(got, torch.Tensor) or got.dtype != torch.float32:
+            raise CheckFailure(tried, "a float32 tensor", got if not isinstance(got, torch.Tensor) else got.dtype,
+                               "convert the boolean mask with .float()")
+        expect_close(got, (images > threshold).float(), tried=tried)
+    edge = torch.tensor([0.25, 0.5, 0.75]).reshape(1, 1, 1, 3)
+    tried = "binarise(pixels [0.25, 0.5, 0.75], threshold=0.5): a pixel equal to the threshold is off"
+    expect_close(answer(edge, 0.5, tried=tried), torch.tensor([0.0, 0.0, 1.0]).reshape(1, 1, 1, 3),
+                 tried=tried, hint="a pixel is on only when it is strictly brighter than the threshold")
+    after = answer.probe(inputs_after, images, 0.5, tried="binarise(images, 0.5)")
+    if not isinstance(after, dict) or not isinstance(after.get("args"), list) \
+            or not isinstance(after["args"][0], torch.Tensor) or not torch.equal(after["args"][0], images):
+        raise CheckFailure("binarise(images, 0.5), then looking at `images` again", "images unchanged",
+                           "images modified in place", "return a new tensor; do not write into the input")
+
+
+@exercise("00.3", "the fraction of 'on' pixels in each image", answer="on_fraction",
+          hint="binarise, then take the mean over the channel, height and width axes: dim=(1, 2, 3)")
+def _test_on_fraction(answer: Answer, rng: torch.Generator) -> None:
+    images = torch.rand(5, 1, 6, 6, generator=rng)
+    for threshold in (0.5, 0.9):
+        tried = f"on_fraction(5 random images of shape (1, 6, 6), threshold={threshold})"
+        got = answer(images, threshold, tried=tried)
+        expect_close(got, (images > threshold).float().mean(dim=(1, 2, 3)), tried=tried)
+    blank = torch.stack([torch.zeros(1, 3, 3), torch.ones(1, 3, 3)])
+    tried = "on_fraction(an all-black and an all-white 3x3 image, threshold=0.5)"
+    expect_close(answer(blank, 0.5, tried=tried), torch.tensor([0.0, 1.0]), tried=tried)
+    tried = "on_fraction(one image of shape (1, 28, 28), threshold=0.5): the answer still has one entry per image"
+    single = torch.rand(1, 1, 28, 28, generator=rng)
+    expect_close(answer(single, 0.5, tried=tried), (single > 0.5).float().mean(dim=(1, 2, 3)), tried=tried,
+                 hint="keep the batch axis: reduce over dim=(1, 2, 3), not over everything")
