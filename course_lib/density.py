@@ -281,9 +281,8 @@ class GaussianClassifier(_Estimator):
         """n new points x (n, d) and their labels y (n,): from class `label`, or with classes drawn from p(y)."""
         densities = self._class_densities()
         n = validate.whole_number(n, "n", hint="the number of samples")
-        n_classes = len(self.priors_)
-        if label is not None and not 0 <= label < n_classes:
-            raise ValueError(f"GaussianClassifier.sample: label={label!r} must be one of 0..{n_classes - 1}.")
+        if label is not None:
+            label = validate.whole_number(label, "label", minimum=0, maximum=len(self.priors_) - 1)
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         if label is None:
             y = torch.multinomial(self.priors_, n, replacement=True, generator=generator)

@@ -202,8 +202,9 @@ def latent_sliders(model: DecoderSource, latent_dim: int, *, value_range: tuple[
     latent_dim = validate.whole_number(latent_dim, "latent_dim")
     value_range = validate.interval(value_range, "value_range")
     start = torch.zeros(latent_dim) if start is None else validate.latent_point(start, "start", dim=latent_dim)
-    dims = list(range(latent_dim)) if dims is None else [int(i) for i in dims]
-    if not dims or any(not 0 <= i < latent_dim for i in dims) or len(set(dims)) != len(dims):
+    dims = list(range(latent_dim)) if dims is None else [
+        validate.whole_number(i, f"dims[{k}]", minimum=0, maximum=latent_dim - 1) for k, i in enumerate(dims)]
+    if not dims or len(set(dims)) != len(dims):
         raise ValueError(f"dims={dims!r} must list distinct coordinates from 0 to {latent_dim - 1}.")
     if len(dims) > 32:
         raise ValueError(f"{len(dims)} sliders are too many to use; pass dims=[...] with at most 32 coordinates.")
