@@ -152,7 +152,7 @@ def fit(
             bar.set_description(f"epoch {epoch}/{epochs}")
             model.train()
             epoch_start = shown = time.perf_counter()
-            step_losses = torch.zeros(steps, device=device)  # stays on the device: no sync per step
+            step_losses = torch.zeros(steps, device=device)  # stays on the device, read once per epoch
             order = torch.randperm(len(train), generator=shuffle).to(device)
             done = 0
             try:

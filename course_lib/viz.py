@@ -35,8 +35,8 @@ DecoderSource = Union[torch.nn.Module, Decoder]  # a model with .decode, a bound
 def decoder_of(model: DecoderSource, *, stacklevel: int = 3) -> tuple[Decoder, torch.device]:
     """The decode function behind `model` and the device it computes on (see the module docstring).
 
-    Warns when the model is in training mode (layers such as dropout and batch norm behave differently there).
-    stacklevel: where the warning points, counted from the caller of this function.
+    Warns when the model is in training mode (layers such as dropout and batch norm behave differently there);
+    the default stacklevel points the warning at the line that called the function that calls decoder_of.
     """
     if isinstance(model, torch.nn.Module) and callable(getattr(model, "decode", None)):
         decode = model.decode
