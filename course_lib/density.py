@@ -5,19 +5,23 @@ The comparison of density models on images uses ONE definition throughout:
 - each model gives a Bernoulli likelihood per pixel, and is scored on the full 10 000-image Fashion-MNIST test set;
 - results are mean log-likelihoods in nats per image (`score`), and bits per dimension (`bits_per_dim`).
 
-Models follow scikit-learn's verbs: `fit(x)`, `score(x)` (mean log-likelihood, nats per image),
+Models follow scikit-learn's conventions: `__init__` only stores its keyword arguments (they are checked by
+`fit`); `fit(x)` learns and sets the learned attributes, whose names end in `_` (`probs_`, `weights_`, ...) and
+which exist only after `fit`; `is_fitted(model)` says whether it has run, and using a model before raises a
+`NotFittedError` that names the call to make. Verbs: `score(x)` (mean log-likelihood, nats per image),
 `score_samples(x)` (one log-likelihood per image) and `sample(n)`. They are plain vectorised torch, deterministic
-given their `seed`. The 2-D pieces (a labelled toy dataset, Gaussian class-conditional model, density plot) serve
-notebooks 01 and 02.
+given their `seed`. The 2-D pieces (a labelled toy dataset, a Gaussian class-conditional model) serve notebooks
+01 and 02; their density plot is `viz.plot_density_2d`.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
-from typing import Callable
 
-import numpy as np
 import torch
+
+from course_lib import validate
 
 EPS = 1e-3  # Bernoulli probabilities are clamped to [EPS, 1 - EPS], so one unusual pixel costs at most 6.9 nats
 
@@ -31,18 +35,33 @@ def binarize(images: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
         kind = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
         raise TypeError(f"binarize: images must be a float tensor in [0, 1], got {kind}; "
                         "for ImageData call .as_float() first (uint8 images are in [0, 255]).")
-    if not 0 < threshold < 1:
-        raise ValueError(f"binarize: threshold={threshold!r} must lie strictly between 0 and 1.")
-    if images.numel() and (images.min() < 0 or images.max() > 1):
-        raise ValueError("binarize: images must lie in [0, 1]; divide by 255 (or use .as_float()) first.")
+    threshold = validate.number(threshold, "threshold", above=0, below=1)
+    validate.in_unit_interval(images, "images")
     return (images > threshold).float()
 
 
 def bits_per_dim(nats_per_image: float, dims: int = 784) -> float:
     """Convert a log-likelihood in nats per image to bits per dimension: -nats / (dims * ln 2), so lower is better."""
-    if dims < 1:
-        raise ValueError(f"bits_per_dim: dims={dims!r} must be a positive number of dimensions (784 for 28x28).")
+    dims = validate.whole_number(dims, "dims", hint="the number of dimensions, 784 for 28x28")
     return -float(nats_per_image) / (dims * math.log(2))
+
+
+class NotFittedError(RuntimeError):
+    """A density model was used before `fit` learned its parameters."""
+
+
+def is_fitted(model: object) -> bool:
+    """True once `model.fit` has run: it then has learned attributes, whose names end in `_`."""
+    return any(name.endswith("_") and not name.startswith("_") for name in vars(model))
+
+
+class _Estimator:
+    """What every model here shares: the check that `fit` has run, with a message that names the call to make."""
+
+    def _check_fitted(self) -> None:
+        if not is_fitted(self):
+            arguments = ", ".join(list(inspect.signature(type(self).fit).parameters)[1:])
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit({arguments}) first.")
 
 
 def _as_binary_rows(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -57,23 +76,16 @@ def _as_binary_rows(x: torch.Tensor, name: str) -> torch.Tensor:
     return x
 
 
-def _check_count(n: int, where: str) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{where}: n={n!r} must be a positive whole number of samples.")
+class _BernoulliModel(_Estimator):
+    """What both image models share: input checks, `score`, and the fitted image shape `shape_`."""
 
-
-class _BernoulliModel:
-    """What both image models share: input checks, `score`, and the fitted image shape."""
-
-    shape_: tuple[int, ...] | None = None
-
-    def _rows(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        if self.shape_ is None:
-            raise RuntimeError(f"{type(self).__name__}.{name}: call fit(x) first.")
-        if tuple(x.shape[1:]) != self.shape_:
-            raise ValueError(f"{type(self).__name__}.{name}: x has shape {tuple(x.shape)}, but the model was "
-                             f"fitted on images of shape (n, {', '.join(map(str, self.shape_))}).")
-        return _as_binary_rows(x, f"{type(self).__name__}.{name}")
+    def _rows(self, x: torch.Tensor, method: str) -> torch.Tensor:
+        self._check_fitted()
+        if not isinstance(x, torch.Tensor) or tuple(x.shape[1:]) != self.shape_:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{type(self).__name__}.{method}: x has shape {shape}, but the model was fitted on "
+                             f"images of shape (n, {', '.join(map(str, self.shape_))}).")
+        return _as_binary_rows(x, f"{type(self).__name__}.{method}")
 
     def score(self, x: torch.Tensor) -> float:
         """Mean log-likelihood of the images `x` (n, ...) in {0, 1}: nats per image (higher is better)."""
@@ -84,19 +96,18 @@ class IndependentBernoulli(_BernoulliModel):
     """Every pixel is an independent coin: p(x) = prod_j p_j^x_j (1 - p_j)^(1 - x_j).
 
     The maximum-likelihood p_j is the fraction of training images with pixel j on, clamped to [eps, 1 - eps].
+    Learned by `fit`: `probs_` (d,) and `shape_`, the shape of one image.
     """
 
     def __init__(self, *, eps: float = EPS) -> None:
-        if not 0 < eps < 0.5:
-            raise ValueError(f"IndependentBernoulli: eps={eps!r} must be in (0, 0.5).")
         self.eps = eps
-        self.probs_: torch.Tensor | None = None
 
     def fit(self, x: torch.Tensor) -> IndependentBernoulli:
-        """x: (n, ...) in {0, 1}. Sets `probs_` (d,)."""
+        """x: (n, ...) in {0, 1}. Sets `probs_` (d,) and `shape_`."""
+        eps = validate.number(self.eps, "eps", above=0, below=0.5)
         rows = _as_binary_rows(x, "IndependentBernoulli.fit")
+        self.probs_ = rows.mean(0).clamp(eps, 1 - eps)
         self.shape_ = tuple(x.shape[1:])
-        self.probs_ = rows.mean(0).clamp(self.eps, 1 - self.eps)
         return self
 
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,8 +117,8 @@ class IndependentBernoulli(_BernoulliModel):
 
     def sample(self, n: int, *, seed: int | None = None) -> torch.Tensor:
         """n new images (n, ...) in {0, 1}, each pixel drawn on its own."""
-        self._rows(torch.zeros(1, *(self.shape_ or ())), "sample")
-        _check_count(n, f"{type(self).__name__}.sample")
+        self._check_fitted()
+        n = validate.whole_number(n, "n", hint="the number of samples")
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         return torch.bernoulli(self.probs_.expand(n, -1), generator=generator).reshape(n, *self.shape_)
 
@@ -117,21 +128,14 @@ class BernoulliMixture(_BernoulliModel):
 
     p(x) = sum_k w_k prod_j p_kj^x_j (1 - p_kj)^(1 - x_j): a shallow latent-variable model whose latent variable is
     the component k. Starts from K training images drawn with `seed` (p = 0.25 or 0.75), so a fit repeats exactly.
-    Probabilities are clamped to [eps, 1 - eps]. Ctrl-C during `fit` keeps the last completed iteration.
+    Probabilities are clamped to [eps, 1 - eps]; EM stops after `max_iter` iterations or when the training
+    log-likelihood gains less than `tol` nats per image. Ctrl-C during `fit` keeps the last completed iteration.
+    Learned by `fit`: `weights_` (K,), `probs_` (K, d), `history_`, `n_iter_`, `converged_` and `shape_`.
     """
 
     def __init__(self, n_components: int = 10, *, max_iter: int = 50, tol: float = 1e-2, eps: float = EPS,
                  seed: int = 0) -> None:
-        if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
-            raise ValueError(f"BernoulliMixture: n_components={n_components!r} must be a positive whole number.")
-        if max_iter < 1:
-            raise ValueError(f"BernoulliMixture: max_iter={max_iter!r} must be at least 1.")
-        if not 0 < eps < 0.5:
-            raise ValueError(f"BernoulliMixture: eps={eps!r} must be in (0, 0.5).")
         self.n_components, self.max_iter, self.tol, self.eps, self.seed = n_components, max_iter, tol, eps, seed
-        self.weights_: torch.Tensor | None = None
-        self.probs_: torch.Tensor | None = None
-        self.history_: list[float] = []
 
     def _log_joint(self, rows: torch.Tensor) -> torch.Tensor:
         """log w_k + log p(x | k) for every image and component: (n, K)."""
@@ -140,28 +144,32 @@ class BernoulliMixture(_BernoulliModel):
         return self.weights_.log() + rows @ (log_p - log_q).T + log_q.sum(1)
 
     def fit(self, x: torch.Tensor) -> BernoulliMixture:
-        """x: (n, ...) in {0, 1}. Sets `weights_` (K,), `probs_` (K, d), `history_` (train nats per image)."""
+        """x: (n, ...) in {0, 1}. Sets `weights_` (K,), `probs_` (K, d), `history_` (the training log-likelihood,
+        nats per image, before each M step), `n_iter_`, `converged_` and `shape_`."""
+        k = validate.whole_number(self.n_components, "n_components", hint="the number of mixture components")
+        max_iter = validate.whole_number(self.max_iter, "max_iter")
+        tol = validate.number(self.tol, "tol", at_least=0)
+        eps = validate.number(self.eps, "eps", above=0, below=0.5)
+        seed = validate.whole_number(self.seed, "seed", minimum=0)
         rows = _as_binary_rows(x, "BernoulliMixture.fit")
-        if len(rows) < self.n_components:
-            raise ValueError(f"BernoulliMixture.fit: {len(rows)} images cannot start {self.n_components} "
-                             "components; use more images or a smaller n_components.")
-        generator = torch.Generator().manual_seed(self.seed)
-        start = torch.randperm(len(rows), generator=generator)[: self.n_components]
-        self.shape_ = tuple(x.shape[1:])
-        self.weights_ = torch.full((self.n_components,), 1.0 / self.n_components)
-        self.probs_ = 0.25 + 0.5 * rows[start]
+        if len(rows) < k:
+            raise ValueError(f"BernoulliMixture.fit: {len(rows)} images cannot start {k} components; use more "
+                             "images or a smaller n_components.")
+        start = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:k]
+        self.weights_, self.probs_ = torch.full((k,), 1.0 / k), 0.25 + 0.5 * rows[start]
         self.history_, self.n_iter_, self.converged_ = [], 0, False
+        self.shape_ = tuple(x.shape[1:])
         try:
-            for _ in range(self.max_iter):
+            for _ in range(max_iter):
                 log_joint = self._log_joint(rows)                                       # E step
                 log_px = torch.logsumexp(log_joint, dim=1, keepdim=True)
                 resp = (log_joint - log_px).exp()                                       # (n, K) responsibilities
                 counts = resp.sum(0) + 1e-10                                            # M step
-                probs = ((resp.T @ rows) / counts[:, None]).clamp(self.eps, 1 - self.eps)
+                probs = ((resp.T @ rows) / counts[:, None]).clamp(eps, 1 - eps)
                 self.weights_, self.probs_ = counts / counts.sum(), probs
                 self.history_.append(log_px.mean().item())  # of the parameters before this M step
                 self.n_iter_ += 1
-                if len(self.history_) > 1 and self.history_[-1] - self.history_[-2] < self.tol:
+                if len(self.history_) > 1 and self.history_[-1] - self.history_[-2] < tol:
                     self.converged_ = True
                     break
         except KeyboardInterrupt:
@@ -171,18 +179,19 @@ class BernoulliMixture(_BernoulliModel):
 
     def score_samples(self, x: torch.Tensor) -> torch.Tensor:
         """Log-likelihood of each image in nats: (n,)."""
-        return torch.logsumexp(self._log_joint(self._rows(x, "score_samples")), dim=1)
+        rows = self._rows(x, "score_samples")
+        return torch.logsumexp(self._log_joint(rows), dim=1)
 
     def sample(self, n: int, *, seed: int | None = None) -> torch.Tensor:
         """n new images (n, ...) in {0, 1}: pick a component by its weight, then flip each pixel's coin."""
-        self._rows(torch.zeros(1, *(self.shape_ or ())), "sample")
-        _check_count(n, f"{type(self).__name__}.sample")
+        self._check_fitted()
+        n = validate.whole_number(n, "n", hint="the number of samples")
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         component = torch.multinomial(self.weights_, n, replacement=True, generator=generator)
         return torch.bernoulli(self.probs_[component], generator=generator).reshape(n, *self.shape_)
 
 
-# ---- 2-D: a labelled toy dataset, a generative classifier, a density plot --------------------------------------
+# ---- 2-D: a labelled toy dataset and a generative classifier -----------------------------------------------------
 
 TWO_CLASS_MEANS = ((-1.0, -0.5), (1.5, 1.0))
 TWO_CLASS_COVS = (((1.0, 0.6), (0.6, 0.8)), ((0.5, -0.2), (-0.2, 0.6)))
@@ -194,8 +203,7 @@ def make_two_class_data(n: int = 400, *, seed: int = 0) -> tuple[torch.Tensor, t
 
     Each class is a Gaussian (TWO_CLASS_MEANS, TWO_CLASS_COVS); the same `seed` gives the same data.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"make_two_class_data: n={n!r} must be a whole number of points, at least 2.")
+    n = validate.whole_number(n, "n", minimum=2, hint="the number of points")
     generator = torch.Generator().manual_seed(seed)
     n0 = round(n * TWO_CLASS_PRIORS[0])
     parts = []
@@ -219,17 +227,20 @@ def gaussian_mle(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, centred.T @ centred / len(x)
 
 
-class GaussianClassifier:
+class GaussianClassifier(_Estimator):
     """A generative classifier: p(y) from class frequencies and p(x | y) a Gaussian per class, both by MLE.
 
     It classifies with Bayes' rule, p(y | x) = p(x | y) p(y) / p(x), and it can also sample new x for a class.
+    reg: added to each covariance's diagonal, so that a class with collinear points still has a density.
+    Learned by `fit`: `means_` (C, d), `covariances_` (C, d, d) and `priors_` (C,).
     """
 
     def __init__(self, *, reg: float = 1e-6) -> None:
-        self.reg = reg  # added to each covariance's diagonal, so a class with collinear points still has a density
+        self.reg = reg
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> GaussianClassifier:
         """x: (n, d) float, y: (n,) int class labels 0..C-1 (every class present)."""
+        reg = validate.number(self.reg, "reg", at_least=0)
         if x.ndim != 2 or y.shape != (len(x),):
             raise ValueError(f"GaussianClassifier.fit: x must be (n, d) and y (n,); got {tuple(x.shape)} and "
                              f"{tuple(y.shape)}.")
@@ -239,15 +250,14 @@ class GaussianClassifier:
             raise ValueError(f"GaussianClassifier.fit: labels must be 0..{n_classes - 1} with every class present; "
                              f"missing {missing}.")
         fits = [gaussian_mle(x[y == c].float()) for c in range(n_classes)]
-        self.means_ = torch.stack([mean for mean, _ in fits])
         eye = torch.eye(x.shape[1])
-        self.covariances_ = torch.stack([cov + self.reg * eye for _, cov in fits])
+        self.means_ = torch.stack([mean for mean, _ in fits])
+        self.covariances_ = torch.stack([cov + reg * eye for _, cov in fits])
         self.priors_ = torch.bincount(y, minlength=n_classes).float() / len(y)
         return self
 
     def _class_densities(self) -> torch.distributions.MultivariateNormal:
-        if not hasattr(self, "means_"):
-            raise RuntimeError("GaussianClassifier: call fit(x, y) first.")
+        self._check_fitted()
         return torch.distributions.MultivariateNormal(self.means_, covariance_matrix=self.covariances_)
 
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
@@ -270,10 +280,9 @@ class GaussianClassifier:
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """n new points x (n, d) and their labels y (n,): from class `label`, or with classes drawn from p(y)."""
         densities = self._class_densities()
-        _check_count(n, "GaussianClassifier.sample")
-        n_classes = len(self.priors_)
-        if label is not None and not 0 <= label < n_classes:
-            raise ValueError(f"GaussianClassifier.sample: label={label!r} must be one of 0..{n_classes - 1}.")
+        n = validate.whole_number(n, "n", hint="the number of samples")
+        if label is not None:
+            label = validate.whole_number(label, "label", minimum=0, maximum=len(self.priors_) - 1)
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         if label is None:
             y = torch.multinomial(self.priors_, n, replacement=True, generator=generator)
@@ -282,27 +291,3 @@ class GaussianClassifier:
         z = torch.randn(n, self.means_.shape[1], generator=generator)
         x = self.means_[y] + (densities.scale_tril[y] @ z[:, :, None])[:, :, 0]
         return x, y
-
-
-def plot_density_2d(log_density: Callable[[torch.Tensor], torch.Tensor], *, ax=None,
-                    xlim: tuple[float, float] = (-4.5, 4.5), ylim: tuple[float, float] = (-4, 4),
-                    points: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                    title: str = "density", grid: int = 120, levels: int = 12):
-    """Filled contours of exp(log_density) over a grid, optionally with points coloured by label; returns the ax.
-
-    log_density: maps (m, 2) points to (m,) log densities, e.g. `model.score_samples`.
-    """
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    xs, ys = np.linspace(*xlim, grid), np.linspace(*ylim, grid)
-    mesh = torch.tensor(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2), dtype=torch.float32)
-    with torch.no_grad():
-        density = torch.as_tensor(log_density(mesh)).exp().reshape(grid, grid).numpy()
-    filled = ax.contourf(xs, ys, density, levels=levels, cmap="Blues")
-    plt.colorbar(filled, ax=ax, label="density p(x)")
-    if points is not None:
-        style = {"c": "tab:gray"} if labels is None else {"c": np.asarray(labels), "cmap": "coolwarm"}
-        ax.scatter(points[:, 0], points[:, 1], s=6, alpha=0.7, edgecolors="none", **style)
-    ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$", title=title)
-    return ax

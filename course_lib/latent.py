@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from course_lib import validate
+
 GRID_VALUES = ("linear", "quantiles")
+SAME_LINE = 1e-6  # slerp treats directions whose cosine is within this of +1 or -1 as on one line
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,23 +37,35 @@ def lerp(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor) -> torch.Ten
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
     """Spherical interpolation: move from a to b along the arc between them, at constant angular speed.
 
-    a, b: (d,) non-zero latent points; t as in `lerp`. With omega the angle between a and b,
+    a, b: (d,) non-zero latent points, or (n, d) pairs decided row by row; t as in `lerp` (with (n, d) pairs, a
+    number or (n,) values, one per row). With omega the angle between a and b,
     slerp = sin((1 - t) omega) / sin(omega) a + sin(t omega) / sin(omega) b. If a and b have the same length,
     every point on the path has that length too, so it stays where N(0, I) puts its mass (a shell of radius
-    about sqrt(d)) instead of cutting through the nearly empty middle as `lerp` does. Nearly parallel a and b
-    fall back to `lerp`.
+    about sqrt(d)) instead of cutting through the nearly empty middle as `lerp` does.
+    Rows where a and b point the same way (omega = 0) follow the straight line, as `lerp`. A ValueError names
+    the rows where a or b is zero (no angle) or where they point in opposite directions (omega = pi: every great
+    circle through both joins them, so no arc is the path).
     """
     a, b = _check_pair(a, b)
     norm_a, norm_b = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
-    if (norm_a == 0).any() or (norm_b == 0).any():
-        raise ValueError("slerp needs non-zero vectors a and b (the angle to the origin is undefined); use lerp.")
+    _refuse_rows((norm_a == 0) | (norm_b == 0), "a or b is the zero vector",
+                 "the angle between them is undefined; use lerp, or start from a non-zero point")
     cos = ((a * b).sum(-1, keepdim=True) / (norm_a * norm_b)).clamp(-1.0, 1.0)
+    _refuse_rows(cos < -1 + SAME_LINE, "a and b point in opposite directions",
+                 "no single arc joins them; use lerp, or move one end slightly")
+    parallel = cos > 1 - SAME_LINE  # (..., 1): the same direction; the arc is the straight line
     omega = torch.acos(cos)
-    sin = torch.sin(omega)
+    sin = torch.where(parallel, torch.ones_like(cos), torch.sin(omega))  # no 0 / 0 in the parallel rows
     t = _as_t(t)
-    if (sin.abs() < 1e-6).any():
-        return lerp(a, b, t.squeeze(-1))
-    return torch.sin((1 - t) * omega) / sin * a + torch.sin(t * omega) / sin * b
+    arc = torch.sin((1 - t) * omega) / sin * a + torch.sin(t * omega) / sin * b
+    return torch.where(parallel, (1 - t) * a + t * b, arc)
+
+
+def _refuse_rows(bad: torch.Tensor, what: str, why: str) -> None:
+    """Raise a ValueError naming the rows (of (n, d) inputs) where `bad`, shape (..., 1), is True."""
+    if bad.any():
+        rows = f" in rows {bad[:, 0].nonzero()[:, 0].tolist()[:10]}" if bad.ndim == 2 else ""
+        raise ValueError(f"slerp: {what}{rows}: {why}.")
 
 
 def grid_values(n: int, *, grid_values: str = "linear", extent: tuple[float, float] | None = None) -> torch.Tensor:
@@ -60,13 +75,10 @@ def grid_values(n: int, *, grid_values: str = "linear", extent: tuple[float, flo
     "quantiles": the quantiles of N(0, 1) at probabilities (i + 0.5) / n, so that every grid cell covers the
     same prior probability; this is the natural grid for a VAE, whose prior is N(0, I).
     """
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"n={n!r} must be a whole number of grid points, at least 2.")
+    n = validate.whole_number(n, "n", minimum=2, hint="the number of grid points per axis")
     if grid_values == "linear":
-        low, high = extent if extent is not None else (-3.0, 3.0)
-        if not low < high:
-            raise ValueError(f"extent={extent!r} must be (low, high) with low < high.")
-        return torch.linspace(float(low), float(high), n)
+        low, high = validate.interval(extent, "extent") if extent is not None else (-3.0, 3.0)
+        return torch.linspace(low, high, n)
     if grid_values == "quantiles":
         if extent is not None:
             raise ValueError("extent applies to grid_values='linear' only; quantile grids need no extent.")

@@ -4,6 +4,11 @@ Images go in as float tensors `(batch, C, H, W)` with values in [0, 1] and come 
 (0..255) are refused with a message rather than guessed at: convert them with `x.float() / 255` (or
 `ImageData.as_float()`). Inputs are moved to the model's device, and outputs stay there.
 
+Every method checks the type, shape and dtype of its input (free: no pass over the data). `encode`,
+`encode_distribution`, `forward` and `iwae_log_likelihood` also check that the values lie in [0, 1]; `loss` and
+`loss_terms`, which training calls on every batch, do not: `train.fit` and `train.evaluate` check the whole data
+once instead.
+
 Losses are Bernoulli negative log-likelihoods computed from logits: per image, the binary cross-entropy summed
 over pixels (nats); over a batch, the mean of those per-image sums.
 """
@@ -15,6 +20,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from course_lib import validate
 
 KINDS = ("conv", "mlp")
 DEFAULT_WIDTHS = {"conv": (32, 64, 128), "mlp": (512, 256)}
@@ -39,37 +46,6 @@ def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of images `x` in [0, 1] under Bernoulli(sigmoid(logits)), summed per image: (batch,)."""
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(dim=1)
-
-
-def check_images(x: torch.Tensor, image_shape: Sequence[int], *, name: str = "x", check_values: bool = True) -> None:
-    """Raise a ValueError (TypeError for a non-tensor) unless `x` is float (batch, *image_shape) in [0, 1]."""
-    expected = "(batch, " + ", ".join(str(s) for s in image_shape) + ")"
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {expected}; got a {type(x).__name__}. "
-                        f"Convert with torch.as_tensor({name}).")
-    shape, image_shape = tuple(x.shape), tuple(image_shape)
-    if x.ndim != 4 or shape[1:] != image_shape:
-        c, h, w = image_shape
-        hint = ""
-        if shape == image_shape:
-            hint = f" That is one image: add a batch axis with {name}.unsqueeze(0)."
-        elif x.ndim == 3 and shape[1:] == (h, w) and c == 1:
-            hint = f" Add the channel axis with {name}.unsqueeze(1)."
-        elif x.ndim == 2 and shape[1] == c * h * w:
-            hint = f" These are flattened images: reshape with {name}.view(-1, {c}, {h}, {w})."
-        elif x.ndim == 4 and shape[1:] == (h, w, c):
-            hint = f" The channels come last: use {name}.permute(0, 3, 1, 2)."
-        raise ValueError(f"{name} must have shape {expected}; got {shape}.{hint}")
-    if x.dtype == torch.uint8:
-        raise ValueError(f"{name} holds uint8 pixels (0..255), but the model expects floats in [0, 1]: "
-                         f"convert with {name}.float() / 255 (or ImageData.as_float()).")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} has dtype {x.dtype}; the model expects floats in [0, 1]: use {name}.float().")
-    if check_values and x.numel():
-        low, high = torch.aminmax(x.detach())
-        if not (low >= 0 and high <= 1):  # also catches NaN
-            raise ValueError(f"{name} must hold values in [0, 1]; got values from {low.item():.4g} to "
-                             f"{high.item():.4g}. Undo any normalisation; uint8 images need {name}.float() / 255.")
 
 
 # ---- building blocks shared by every model ----------------------------------------------------------------------
@@ -165,21 +141,21 @@ class _LatentImageModel(nn.Module):
     """What Autoencoder and VAE share: arguments, input checks, decode, config and parameter count."""
 
     loss_name = "binary cross-entropy, nats per image (sum over pixels, mean over images)"
-    check_values = True  # check that inputs lie in [0, 1]; train.fit switches it off after checking the data once
 
     def __init__(self, kind: str, latent_dim: int, widths: Sequence[int] | None,
                  image_shape: Sequence[int], encoder_outputs: int) -> None:
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind={kind!r} must be one of {', '.join(map(repr, KINDS))}.")
-        if not _positive_int(latent_dim):
-            raise ValueError(f"latent_dim={latent_dim!r} must be a positive whole number, e.g. 2 or 20.")
+        latent_dim = validate.whole_number(latent_dim, "latent_dim", hint="e.g. 2 or 20")
         widths = DEFAULT_WIDTHS[kind] if widths is None else widths
-        if isinstance(widths, int) or not widths or not all(_positive_int(w) for w in widths):
+        if isinstance(widths, int) or not widths:
             raise ValueError(f"widths={widths!r} must be a non-empty sequence of positive whole numbers, e.g. "
                              f"{DEFAULT_WIDTHS[kind]}.")
-        if len(image_shape) != 3 or not all(_positive_int(s) for s in image_shape):
+        widths = [validate.whole_number(w, f"widths[{i}]") for i, w in enumerate(widths)]
+        if isinstance(image_shape, int) or len(image_shape) != 3:
             raise ValueError(f"image_shape={image_shape!r} must be (channels, height, width), e.g. (1, 28, 28).")
+        image_shape = [validate.whole_number(s, f"image_shape[{i}]") for i, s in enumerate(image_shape)]
         self.kind, self.latent_dim = kind, latent_dim
         self.widths, self.image_shape = tuple(widths), tuple(image_shape)
         encoder, decoder = BLOCKS[kind]
@@ -199,17 +175,14 @@ class _LatentImageModel(nn.Module):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
         return f"{args}, parameters={self.num_parameters():,}"
 
-    def _images(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x, self.image_shape, check_values=self.check_values)
+    def _images(self, x: torch.Tensor, *, values: bool = True) -> torch.Tensor:
+        """x checked (float (batch, *image_shape); in [0, 1] when `values`) and moved to the model's device."""
+        validate.images(x, "x", image_shape=self.image_shape, uint8=False, values=values)
         param = next(self.parameters())
         return x.to(device=param.device, dtype=param.dtype)
 
     def _latents(self, z: torch.Tensor) -> torch.Tensor:
-        if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.latent_dim:
-            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"z must be a tensor of shape (batch, {self.latent_dim}); got {got}.")
-        if not z.is_floating_point():
-            raise ValueError(f"z has dtype {z.dtype}; latent points must be floats: use z.float().")
+        validate.latent_batch(z, "z", dim=self.latent_dim)
         param = next(self.parameters())
         return z.to(device=param.device, dtype=param.dtype)
 
@@ -243,8 +216,10 @@ class Autoencoder(_LatentImageModel):
         return self.decode(self.encode(x))
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruction loss: binary cross-entropy summed over pixels, averaged over the batch (nats/image)."""
-        x = self._images(x)
+        """Reconstruction loss: binary cross-entropy summed over pixels, averaged over the batch (nats/image).
+
+        x: (batch, C, H, W) in [0, 1]; its values are not checked here (train.fit checks the data once)."""
+        x = self._images(x, values=False)
         return bernoulli_nll(self.decode_logits(self.encoder(x)), x).mean()
 
 
@@ -261,9 +236,7 @@ class VAE(_LatentImageModel):
     def __init__(self, kind: str = "conv", latent_dim: int = 2, widths: Sequence[int] | None = None,
                  image_shape: Sequence[int] = (1, 28, 28), beta: float = 1.0) -> None:
         super().__init__(kind, latent_dim, widths, image_shape, encoder_outputs=2 * latent_dim)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
-            raise ValueError(f"beta={beta!r} must be a number >= 0 (1.0 gives the ELBO).")
-        self.beta = float(beta)
+        self.beta = validate.number(beta, "beta", at_least=0, hint="1.0 gives the ELBO")
 
     @property
     def config(self) -> dict:
@@ -284,8 +257,10 @@ class VAE(_LatentImageModel):
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-image means over the batch, in nats: reconstruction (BCE summed over pixels, one z sample),
-        kl (closed form) and loss = reconstruction + beta * kl."""
-        x = self._images(x)
+        kl (closed form) and loss = reconstruction + beta * kl.
+
+        x: (batch, C, H, W) in [0, 1]; its values are not checked here (train.fit checks the data once)."""
+        x = self._images(x, values=False)
         mean, logvar = self.encoder(x).chunk(2, dim=1)
         reconstruction = bernoulli_nll(self.decoder(reparameterize(mean, logvar)), x).mean()
         kl = gaussian_kl(mean, logvar).mean()
@@ -299,8 +274,7 @@ class VAE(_LatentImageModel):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n new images (n, C, H, W) in [0, 1], decoded from z ~ N(0, I). z is drawn on the CPU (with
         `generator` if given), so the same seed gives the same samples on every device."""
-        if not _positive_int(n):
-            raise ValueError(f"n={n!r} must be a positive whole number of samples.")
+        n = validate.whole_number(n, "n", hint="the number of samples")
         return self.decode(torch.randn(n, self.latent_dim, generator=generator))
 
 
@@ -312,21 +286,22 @@ def iwae_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 100, batch_size
     log p(x) ~ log (1/k) sum_j p(x|z_j) p(z_j) / q(z_j|x), z_j ~ q(z|x), computed with logsumexp. k=1 gives
     one-sample ELBO; the estimate is a lower bound of log p(x) that rises (on average) towards it as k grows.
     Bernoulli p(x|z), so it is a normalised log-probability only for binary x. generator: on x's device.
+    The noise for all n * k samples is drawn first (n * k * latent_dim numbers), so the estimate does not depend
+    on batch_size, which only sets how many decoder inputs go through the network at once.
     """
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a course_lib.models.VAE; got a {type(model).__name__}.")
-    if not _positive_int(k):
-        raise ValueError(f"k={k!r} must be a positive whole number of importance samples, e.g. 100.")
-    if not _positive_int(batch_size):
-        raise ValueError(f"batch_size={batch_size!r} must be a positive whole number, e.g. 256.")
+    k = validate.whole_number(k, "k", hint="the number of importance samples, e.g. 100")
+    batch_size = validate.whole_number(batch_size, "batch_size", hint="e.g. 256")
     x = model._images(x)
+    noise = torch.randn(len(x) * k, model.latent_dim, generator=generator, device=x.device, dtype=x.dtype)
     chunk = max(1, batch_size // k)  # images per pass, so that chunk * k decoder inputs fit in one batch
     out = []
     for start in range(0, len(x), chunk):
         xb = x[start:start + chunk]
         mean, logvar = model.encoder(xb).chunk(2, dim=1)
         mean, logvar = mean.repeat_interleave(k, 0), logvar.repeat_interleave(k, 0)
-        eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        eps = noise[start * k:(start + len(xb)) * k]
         z = mean + torch.exp(0.5 * logvar) * eps
         log_q = -0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi)).sum(1)
         log_prior = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(1)
@@ -335,6 +310,3 @@ def iwae_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 100, batch_size
         out.append(torch.logsumexp(log_w, dim=1) - math.log(k))
     return torch.cat(out)
 
-
-def _positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -9,6 +9,12 @@ then scores every density model of the course on the full binarised test set wit
 importance-weighted estimate of log p(x) with K samples) and writes the checkpoints plus `figures.json`
 (nats per image and bits per dimension) to notebooks/checkpoints/. Takes a few minutes on a laptop CPU.
 
+The checkpoints live in the repository's notebooks/checkpoints/, not in the installed package.
+`checkpoint_folder()` finds them wherever the course is installed (see `search_dirs`): $COURSE_CHECKPOINTS when
+set, else the repository around the package (a clone on PYTHONPATH, or an editable install), else checkpoints/
+in the working folder (a notebook in notebooks/) or notebooks/checkpoints in it or a folder above it (after
+`pip install .`, run from inside the clone).
+
 `python -m course_lib.pretrained faces` trains notebook 06's faces VAE instead (see `faces_main`).
 """
 from __future__ import annotations
@@ -29,7 +35,8 @@ from course_lib import celeba, config, density, models, train
 from course_lib.data import data_dir, load_fashion_mnist, search_dirs
 from course_lib.latent import attribute_vector
 
-FOLDER = Path(__file__).resolve().parent.parent / "notebooks" / "checkpoints"
+ENV = "COURSE_CHECKPOINTS"  # a folder that holds the checkpoints, searched instead of the places below
+REPOSITORY_FOLDER = Path(__file__).resolve().parent.parent / "notebooks" / "checkpoints"
 WIDTHS = (16, 32, 64)
 # name -> (class, latent_dim); all conv, all trained with RECIPE through train.fit
 MODELS = {"ae_2d": (models.Autoencoder, 2), "vae_2d": (models.VAE, 2), "vae_16d": (models.VAE, 16)}
@@ -37,6 +44,7 @@ RECIPE = dict(epochs=3, batch_size=128, lr=2e-3)
 IWAE_K = 100
 CHECK_IMAGES = 1000  # the first test images, scored again (IWAE too) by tests/test_pretrained.py
 MIXTURE = dict(n_components=100, max_iter=30, seed=0)
+FILES = [f"{name}.pt" for name in MODELS] + ["figures.json"]  # what a checkpoint folder holds
 
 
 def binarised_fashion_mnist(split: str, n: int | None = None) -> torch.Tensor:
@@ -78,14 +86,55 @@ def check_figures(model: models.VAE, test_images: torch.Tensor, *, k: int = IWAE
             if key in ("elbo", "iwae")}
 
 
-def load(name: str, folder: str | Path = FOLDER) -> train.Checkpoint:
-    """The committed checkpoint of model `name` (a key of MODELS)."""
-    return train.load_checkpoint(Path(folder) / f"{name}.pt")
+def search_dirs() -> list[tuple[str, Path]]:
+    """The folders that may hold the checkpoints, in the order they are searched, each with why it is searched."""
+    if os.environ.get(ENV):
+        return [(f"${ENV}", Path(os.environ[ENV]).expanduser())]
+    here = Path.cwd()
+    candidates = [("the repository around course_lib", REPOSITORY_FOLDER),
+                  ("the working folder", here / "checkpoints")]
+    candidates += [("the working folder" if d == here else "a folder above the working folder",
+                    d / "notebooks" / "checkpoints") for d in (here, *here.parents)]
+    found: dict[Path, str] = {}
+    for why, path in candidates:
+        found.setdefault(path, why)
+    return [(why, path) for path, why in found.items()]
 
 
-def load_figures(folder: str | Path = FOLDER) -> dict:
+def find_checkpoints() -> Path | None:
+    """The first folder of `search_dirs` that holds every checkpoint and figures.json, or None."""
+    for _, folder in search_dirs():
+        if all((folder / name).is_file() for name in FILES):
+            return folder
+    return None
+
+
+def checkpoint_folder() -> Path:
+    """The folder of the pretrained checkpoints, or a FileNotFoundError that says where they were looked for and
+    where to put them."""
+    found = find_checkpoints()
+    if found is None:
+        looked = "\n".join(f"  {path} ({why})" for why, path in search_dirs())
+        raise FileNotFoundError(
+            f"The pretrained checkpoints ({', '.join(FILES)}) were not found. Looked in:\n{looked}\n"
+            f"They are in the course repository's notebooks/checkpoints/. Run the notebooks from inside the cloned "
+            f"repository, or set the environment variable {ENV} to the folder that holds them (e.g. "
+            f"{ENV}=/path/to/course/notebooks/checkpoints), or make them with `python -m course_lib.pretrained "
+            f"--out FOLDER` (a few minutes).")
+    return found
+
+
+def load(name: str, folder: str | Path | None = None) -> train.Checkpoint:
+    """The committed checkpoint of model `name` (a key of MODELS), from `folder` (default: the one
+    `checkpoint_folder()` finds)."""
+    if name not in MODELS:
+        raise ValueError(f"name={name!r} is not one of the pretrained models {list(MODELS)}.")
+    return train.load_checkpoint(Path(folder or checkpoint_folder()) / f"{name}.pt")
+
+
+def load_figures(folder: str | Path | None = None) -> dict:
     """The test figures that `main` measured and wrote next to the checkpoints."""
-    path = Path(folder) / "figures.json"
+    path = Path(folder or checkpoint_folder()) / "figures.json"
     if not path.is_file():
         raise FileNotFoundError(f"No {path}: run `python -m course_lib.pretrained` to make it.")
     return json.loads(path.read_text())
@@ -96,8 +145,15 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["faces"]:
         return faces_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=FOLDER, help="folder for the checkpoints and figures.json")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for the checkpoints and figures.json (default: the repository's "
+                             "notebooks/checkpoints, when course_lib runs from a clone)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        if not REPOSITORY_FOLDER.parent.is_dir():
+            parser.error(f"course_lib is installed outside the course repository ({REPOSITORY_FOLDER.parent} does "
+                         "not exist): pass --out FOLDER.")
+        args.out = REPOSITORY_FOLDER
     start = time.perf_counter()
     train_images, test_images = binarised_fashion_mnist("train"), binarised_fashion_mnist("test")
     figures: dict = {"likelihood": "binarised Fashion-MNIST (threshold 0.5), Bernoulli pixels, full test set; "

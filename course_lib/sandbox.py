@@ -79,7 +79,7 @@ def visible_paths() -> list[Path]:
 
     paths = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).resolve().parent]
     paths += [Path(p) for p in site.getsitepackages() + [site.getusersitepackages()] if p in sys.path]
-    paths += [Path(checks.__file__).parent, Path(pretrained.FOLDER)] + ([_data_dir()] if _data_dir() else [])
+    paths += [Path(checks.__file__).parent] + [p for p in (pretrained.find_checkpoints(), _data_dir()) if p]
     found: list[Path] = []
     for path in (p.resolve() for p in paths if p.exists()):
         if not any(path.is_relative_to(seen) for seen in found):
@@ -121,6 +121,8 @@ def bwrap_argv(limits: Limits, hidden: list[Path], files: dict[str, int]) -> lis
 
 def runner_env(limits: Limits, fast: bool, scratch: str) -> dict[str, str]:
     """The environment inside: nothing of the grader's but what the course needs."""
+    from course_lib import pretrained
+
     threads = str(max(1, limits.threads))
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": scratch,
            "TMPDIR": f"{scratch}/tmp", "IPYTHONDIR": f"{scratch}/.ipython", "LANG": "C.UTF-8",
@@ -130,6 +132,9 @@ def runner_env(limits: Limits, fast: bool, scratch: str) -> dict[str, str]:
     data_dir = _data_dir()
     if data_dir is not None:
         env["COURSE_DATA_DIR"] = str(data_dir)
+    checkpoints = pretrained.find_checkpoints()
+    if checkpoints is not None:  # the grader's checkpoints, wherever it found them
+        env[pretrained.ENV] = str(checkpoints)
     return env
 
 

@@ -1,16 +1,17 @@
 """One training loop for every notebook, evaluation, and checkpoints that know their architecture.
 
 `fit` keeps the whole dataset as one tensor on the device and trains on index slices of it: no Dataset, no
-DataLoader, no per-image Python work. uint8 images stay uint8 in memory and become floats in [0, 1] one batch at a
-time. Losses are summed on the device and read back once per epoch (and about twice a second for the progress
-bar), so the GPU, when there is one, is not kept waiting.
+DataLoader, no per-image Python work. The data are checked once, when they enter `fit` or `evaluate`. uint8 images
+stay uint8 in memory and become floats in [0, 1] one batch at a time. Losses are summed on the device and read back
+once per epoch (and about twice a second for the progress bar); the only per-step read is whether the loss is
+finite, so that a diverging run stops at its first nan.
 """
 from __future__ import annotations
 
 import math
 import os
 import time
-from contextlib import contextmanager
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,14 +20,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib import config, models
-from course_lib.data import ImageData, write_atomic
-from course_lib.models import check_images
+from course_lib import config, models, validate
+from course_lib.data import write_atomic
 
 CHECKPOINT_FORMAT = "course_lib checkpoint"
 CHECKPOINT_VERSION = 1
 MODEL_CLASSES = {"Autoencoder": models.Autoencoder, "VAE": models.VAE}
 BAR_SECONDS = 0.5  # how often the progress bar reads the running loss back from the device
+
+
+class DivergenceWarning(UserWarning):
+    """`fit` stopped because the loss became nan or infinite."""
 
 
 @dataclass
@@ -37,6 +41,8 @@ class History:
     step_loss: the loss of every training step, in order.
     seconds: wall time of the whole fit; images_per_second: training images per second of training steps.
     interrupted: True when Ctrl-C stopped training early (the model keeps the weights it had reached).
+    diverged: True when a loss became nan or infinite; training stopped there, and the model keeps the weights
+        of the last finite loss (the last entry of step_loss).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -47,20 +53,19 @@ class History:
     interrupted: bool = False
     loss_name: str = ""
     device: str = ""
+    diverged: bool = False
 
 
-def _images(images: Any, name: str) -> torch.Tensor:
-    """Accept ImageData or a (n, C, H, W) tensor, uint8 in 0..255 or float in [0, 1]; check it once."""
-    if isinstance(images, ImageData):
+class _Diverged(Exception):
+    """Raised inside the training loop at the first non-finite loss."""
+
+
+def _images(images: Any, name: str, model: nn.Module) -> torch.Tensor:
+    """The tensor of ImageData (or FaceData), or a tensor itself, checked once: (n, C, H, W), uint8 in 0..255
+    or float in [0, 1], and of the model's image_shape when it has one."""
+    if not isinstance(images, torch.Tensor) and isinstance(getattr(images, "images", None), torch.Tensor):
         images = images.images
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{name} must be a (n, C, H, W) tensor (uint8 0..255 or float in [0, 1]) or an "
-                        f"ImageData; got a {type(images).__name__}.")
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"{name} must have shape (n, C, H, W) with n >= 1; got {tuple(images.shape)}.")
-    if images.dtype != torch.uint8:
-        check_images(images, images.shape[1:], name=name)
-    return images
+    return validate.images(images, name, image_shape=getattr(model, "image_shape", None))
 
 
 def _batches(images: torch.Tensor, order: torch.Tensor | None, batch_size: int):
@@ -70,32 +75,14 @@ def _batches(images: torch.Tensor, order: torch.Tensor | None, batch_size: int):
         yield batch.float().div_(255) if batch.dtype == torch.uint8 else batch
 
 
-@contextmanager
-def _unchecked(model: nn.Module):
-    """Skip the models' per-batch [0, 1] check inside this block (fit and evaluate check the data once)."""
-    saved = getattr(model, "check_values", None)
-    if saved is not None:
-        model.check_values = False
-    try:
-        yield
-    finally:
-        if saved is not None:
-            model.check_values = saved
-
-
-def _positive_int(value: Any, name: str, example: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive whole number, e.g. {example}.")
-
-
 def evaluate(model: nn.Module, images: Any, *, batch_size: int = 512, device: str | torch.device | None = None) -> float:
     """The mean of `model.loss` over `images` (per image, weighted by batch size), without gradients.
 
     images: (n, C, H, W) uint8 or float in [0, 1], or ImageData. The model is moved to `device` (default: the
     course's device) and put in eval mode.
     """
-    _positive_int(batch_size, "batch_size", "512")
-    images = _images(images, "images")
+    batch_size = validate.whole_number(batch_size, "batch_size", hint="e.g. 512")
+    images = _images(images, "images", model)
     device = config.get_device(device)
     model.to(device).eval()
     return _evaluate(model, images.to(device), batch_size)
@@ -103,7 +90,7 @@ def evaluate(model: nn.Module, images: Any, *, batch_size: int = 512, device: st
 
 def _evaluate(model: nn.Module, images: torch.Tensor, batch_size: int) -> float:
     total = torch.zeros((), device=images.device)
-    with torch.no_grad(), _unchecked(model):
+    with torch.no_grad():
         for batch in _batches(images, None, batch_size):
             total += model.loss(batch).detach() * len(batch)
     return total.item() / len(images)
@@ -130,18 +117,19 @@ def fit(
     seed: seeds shuffling and any randomness in the loss (config.seed), so a CPU run repeats exactly.
         Seed before building the model to repeat its initial weights too.
     on_epoch_end(epoch, history): called after each epoch (epoch counts from 1), e.g. to draw a figure.
-    Ctrl-C (KeyboardInterrupt) stops training, keeps the weights reached so far and returns the history with
-    interrupted=True. The model is left in eval mode.
+    Training stops early, keeps what it has and returns the history so far in two cases:
+    - Ctrl-C (KeyboardInterrupt): the model keeps the weights reached so far; history.interrupted is True;
+    - a loss that is nan or infinite (the run diverged, usually because lr is too large): the model keeps the
+      weights of the last finite loss, history.diverged is True, and a DivergenceWarning says what to try.
+    The model is left in eval mode.
     """
-    _positive_int(batch_size, "batch_size", "128")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs={epochs!r} must be a whole number >= 0.")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr={lr!r} must be a positive number, e.g. 1e-3.")
+    batch_size = validate.whole_number(batch_size, "batch_size", hint="e.g. 128")
+    epochs = validate.whole_number(epochs, "epochs", minimum=0)
+    lr = validate.number(lr, "lr", above=0, hint="e.g. 1e-3")
     if not callable(getattr(model, "loss", None)):
         raise TypeError(f"model must have a loss(x) method returning a scalar; {type(model).__name__} has none.")
-    train = _images(train_images, "train_images")
-    test = None if test_images is None else _images(test_images, "test_images")
+    train = _images(train_images, "train_images", model)
+    test = None if test_images is None else _images(test_images, "test_images", model)
     device = config.get_device(device)
     if seed is not None:
         config.seed(seed)
@@ -155,48 +143,63 @@ def fit(
     history = History(loss_name=getattr(model, "loss_name", "model.loss(x)"), device=str(device))
     steps = math.ceil(len(train) / batch_size)
     sizes = torch.tensor([float(min(batch_size, len(train) - i)) for i in range(0, len(train), batch_size)])
+    weights = list(model.state_dict().values())  # the model's own tensors
+    last_finite = [w.clone() for w in weights]  # the weights the last finite loss was computed with
     bar = tqdm(total=epochs * steps, unit="step", disable=not progress, dynamic_ncols=True)
     start, train_seconds, seen = time.perf_counter(), 0.0, 0
     try:
-        with _unchecked(model):
-            for epoch in range(1, epochs + 1):
-                bar.set_description(f"epoch {epoch}/{epochs}")
-                model.train()
-                epoch_start = shown = time.perf_counter()
-                step_losses = torch.zeros(steps, device=device)  # stays on the device: no sync per step
-                order = torch.randperm(len(train), generator=shuffle).to(device)
-                done = 0
-                try:
-                    for batch in _batches(train, order, batch_size):
-                        loss = model.loss(batch)
-                        optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
-                        optimizer.step()
-                        step_losses[done] = loss.detach()
-                        done, seen = done + 1, seen + len(batch)
-                        bar.update()
-                        if progress and time.perf_counter() - shown > BAR_SECONDS:
-                            bar.set_postfix(loss=f"{step_losses[:done].mean().item():.2f}")
-                            shown = time.perf_counter()
-                finally:  # keep the finished steps' losses, also when interrupted
-                    epoch_losses = step_losses[:done].tolist()
-                    history.step_loss += epoch_losses
-                    train_seconds += time.perf_counter() - epoch_start
-                train_loss = float(torch.tensor(epoch_losses) @ sizes) / len(train)
-                postfix = {"train": f"{train_loss:.2f}"}
-                if test is not None:
-                    model.eval()
-                    test_loss = _evaluate(model, test, 512)
-                    postfix["test"] = f"{test_loss:.2f}"
-                    history.test_loss.append(test_loss)
-                history.train_loss.append(train_loss)
-                bar.set_postfix(postfix)
-                if on_epoch_end is not None:
-                    on_epoch_end(epoch, history)
+        for epoch in range(1, epochs + 1):
+            bar.set_description(f"epoch {epoch}/{epochs}")
+            model.train()
+            epoch_start = shown = time.perf_counter()
+            step_losses = torch.zeros(steps, device=device)  # stays on the device, read once per epoch
+            order = torch.randperm(len(train), generator=shuffle).to(device)
+            done = 0
+            try:
+                for batch in _batches(train, order, batch_size):
+                    loss = model.loss(batch)
+                    if not torch.isfinite(loss):
+                        raise _Diverged(f"Training stopped at epoch {epoch} of {epochs}, step {done + 1}: the loss "
+                                        f"became {loss.item()}. The model keeps the weights of its last finite "
+                                        "loss, and the history so far is returned. A loss that blows up usually "
+                                        f"means the steps are too large: try a smaller lr, e.g. lr={lr / 10:g}.")
+                    with torch.no_grad():
+                        for saved, now in zip(last_finite, weights):
+                            saved.copy_(now)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    step_losses[done] = loss.detach()
+                    done, seen = done + 1, seen + len(batch)
+                    bar.update()
+                    if progress and time.perf_counter() - shown > BAR_SECONDS:
+                        bar.set_postfix(loss=f"{step_losses[:done].mean().item():.2f}")
+                        shown = time.perf_counter()
+            finally:  # keep the finished steps' losses, also when interrupted
+                epoch_losses = step_losses[:done].tolist()
+                history.step_loss += epoch_losses
+                train_seconds += time.perf_counter() - epoch_start
+            train_loss = float(torch.tensor(epoch_losses) @ sizes) / len(train)
+            postfix = {"train": f"{train_loss:.2f}"}
+            if test is not None:
+                model.eval()
+                test_loss = _evaluate(model, test, 512)
+                postfix["test"] = f"{test_loss:.2f}"
+                history.test_loss.append(test_loss)
+            history.train_loss.append(train_loss)
+            bar.set_postfix(postfix)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
     except KeyboardInterrupt:
         history.interrupted = True
         print(f"Training interrupted (Ctrl-C) after {len(history.train_loss)} of {epochs} epochs and "
               f"{len(history.step_loss)} steps: the model keeps its weights so far and the history is returned.")
+    except _Diverged as stop:
+        with torch.no_grad():
+            for now, saved in zip(weights, last_finite):
+                now.copy_(saved)
+        history.diverged = True
+        warnings.warn(str(stop), DivergenceWarning, stacklevel=2)
     finally:
         bar.close()
         model.eval()

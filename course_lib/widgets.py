@@ -1,12 +1,14 @@
 """Interactive explorers of a decoder's latent space, built from core ipywidgets only.
 
-A decoder is any callable `decode(z: (n, d) float32) -> (n, C, H, W) in [0, 1]`, e.g. `model.decode`.
-Each function returns an object that displays itself in a notebook (put it last in a cell):
+Each function takes `model`: a trained model (its `decode` method is used; pass the model itself, or
+`model.decode`, so that the widget decodes on the model's device and warns when it is in training mode), or any
+function `decode(z: (n, d) float32) -> (n, C, H, W) in [0, 1]` (called as it is, on the CPU). It checks its
+arguments once and returns an object that displays itself in a notebook (put it last in a cell):
 
-    latent_sliders(decode, latent_dim)         one slider per latent coordinate
-    latent_map(decode, z, labels)              a point chosen on the scatter of the latent codes z: (n, 2)
-    interpolation(decode, z_start, z_end)      morph from one latent point to another, linear or spherical
-    attribute_slider(decode, z, direction)     add `strength * direction` to a latent point
+    latent_sliders(model, latent_dim)          one slider per latent coordinate
+    latent_map(model, z, labels)               a point chosen on the scatter of the latent codes z: (n, 2)
+    interpolation(model, z_start, z_end)       morph from one latent point to another, linear or spherical
+    attribute_slider(model, z, direction)      add `strength * direction` to a latent point
 
 How they stay fast: moving a control decodes one point under torch.inference_mode, turns it into PNG bytes with
 Pillow (`viz.to_png`, nearest-neighbour enlarged) and sets the `value` of the same `ipywidgets.Image`: no
@@ -21,22 +23,18 @@ the static figure (e.g. for slides or exported HTML).
 """
 from __future__ import annotations
 
-import io
 import os
-import warnings
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
 import ipywidgets
-import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
 
-from course_lib import viz
+from course_lib import validate, viz
 from course_lib.latent import lerp, slerp
-from course_lib.viz import Decoder
+from course_lib.viz import Decoder, DecoderSource
 
 METHODS = ("linear", "slerp")
 
@@ -47,49 +45,24 @@ def static_only() -> bool:
 
 
 def _png_of(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
+    return viz.png_bytes(viz.render(fig))
 
 
-def _as_point(z: torch.Tensor, name: str, latent_dim: int | None = None) -> torch.Tensor:
-    """A latent point as a float32 (d,) CPU tensor; accepts (d,) or (1, d)."""
-    z = torch.as_tensor(z).detach().cpu().float()
-    if z.ndim == 2 and z.shape[0] == 1:
-        z = z[0]
-    if z.ndim != 1 or (latent_dim is not None and z.shape[0] != latent_dim):
-        want = f"({latent_dim},)" if latent_dim is not None else "(d,)"
-        raise ValueError(f"{name} must be one latent point of shape {want} or (1, d); got {tuple(z.shape)}.")
-    if not torch.isfinite(z).all():
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return z
-
-
-def _check_range(value_range: tuple[float, float], name: str) -> tuple[float, float]:
-    try:
-        low, high = (float(v) for v in value_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value_range!r} must be a pair (low, high) of numbers.") from None
-    if not low < high:
-        raise ValueError(f"{name}={value_range!r} must be (low, high) with low < high.")
-    return low, high
+def _scale(scale: int | None) -> int | None:
+    if scale is None:
+        return None
+    return validate.whole_number(scale, "scale", maximum=32, hint="screen pixels per image pixel, or None for "
+                                 "automatic")
 
 
 class DecoderWidget:
-    """What every explorer shares: one decoded image, updated in place, and a static fallback."""
+    """What every explorer shares: one decoded image, updated in place, and a static fallback.
 
-    def __init__(self, decode: Decoder, *, scale: int | None, title: str) -> None:
-        if not callable(decode):
-            raise ValueError(f"decode must be callable, z (n, d) -> images (n, C, H, W); got {type(decode).__name__}.")
-        if scale is not None and (not isinstance(scale, int) or not 1 <= scale <= 32):
-            raise ValueError(f"scale={scale!r} must be None (automatic) or a whole number from 1 to 32 "
-                             f"(screen pixels per image pixel).")
-        owner = getattr(decode, "__self__", decode)
-        if isinstance(owner, torch.nn.Module) and owner.training:
-            warnings.warn("The model behind decode is in training mode; call model.eval() first so that layers "
-                          "such as dropout and batch norm behave as at test time.", stacklevel=3)
-        self.decode, self.scale, self.title = decode, scale, title
-        self._device = viz._device_of(decode)
+    Explorers are built by the functions below (latent_sliders, ...), which check every argument once; the
+    classes take the checked values: `decode` and its `device` from viz.decoder_of, and the scale."""
+
+    def __init__(self, decode: Decoder, device: torch.device, *, scale: int | None, title: str) -> None:
+        self.decode, self._device, self.scale, self.title = decode, device, scale, title
         # flex-start: beside a taller column of controls the image keeps its shape instead of being stretched
         self.image_widget = ipywidgets.Image(format="png", layout=ipywidgets.Layout(align_self="flex-start"))
         self.image_widget.add_class("course-decoded-image")
@@ -169,9 +142,9 @@ class DecoderWidget:
 class LatentSliders(DecoderWidget):
     """Sliders for some latent coordinates; the others stay at `start`. See `latent_sliders`."""
 
-    def __init__(self, decode: Decoder, start: torch.Tensor, dims: list[int], value_range: tuple[float, float],
-                 *, scale: int | None, title: str) -> None:
-        super().__init__(decode, scale=scale, title=title)
+    def __init__(self, decode: Decoder, device: torch.device, start: torch.Tensor, dims: list[int],
+                 value_range: tuple[float, float], *, scale: int | None, title: str) -> None:
+        super().__init__(decode, device, scale=scale, title=title)
         self.start, self.dims, self.value_range = start, dims, value_range
         low, high = value_range
         self.sliders = [ipywidgets.FloatSlider(value=float(start[i]), min=low, max=high, step=(high - low) / 200,
@@ -205,7 +178,7 @@ class LatentSliders(DecoderWidget):
         points = self.z.repeat(len(shown) * steps, 1)
         for row, i in enumerate(shown):
             points[row * steps:(row + 1) * steps, i] = values
-        fig = Figure(figsize=(steps * 0.9 + 1.2, len(shown) * 0.9 + 1.0), layout="constrained")
+        fig = Figure(figsize=(steps * 0.9 + 1.2, len(shown) * 0.9 + 1.0), dpi=80, layout="constrained")
         more = f" (first {len(shown)} of {len(self.dims)} sliders)" if len(shown) < len(self.dims) else ""
         viz.show_images(self.decode_points(points), title=f"{self.title}: one slider at a time{more}", nrow=steps,
                         row_labels=[f"z[{i}]" for i in shown], col_labels=[f"{v:.1f}" for v in values],
@@ -217,37 +190,36 @@ class LatentSliders(DecoderWidget):
                 f"z = {[round(v, 2) for v in self.z.tolist()[:8]]}{' ...' if len(self.start) > 8 else ''}")
 
 
-def latent_sliders(decode: Decoder, latent_dim: int, *, value_range: tuple[float, float] = (-3.0, 3.0),
+def latent_sliders(model: DecoderSource, latent_dim: int, *, value_range: tuple[float, float] = (-3.0, 3.0),
                    start: torch.Tensor | None = None, dims: Sequence[int] | None = None, scale: int | None = None,
                    title: str = "Decoding one latent point") -> LatentSliders:
-    """One slider per latent coordinate (or per coordinate in `dims`); the image is `decode(z)`.
+    """One slider per latent coordinate (or per coordinate in `dims`); the image is the model's decode(z).
 
     start: (latent_dim,) the point the sliders start from (default: the origin); coordinates without a slider
     keep their `start` value. scale: screen pixels per image pixel.
     """
-    if not isinstance(latent_dim, int) or latent_dim < 1:
-        raise ValueError(f"latent_dim={latent_dim!r} must be a whole number, at least 1.")
-    value_range = _check_range(value_range, "value_range")
-    start = torch.zeros(latent_dim) if start is None else _as_point(start, "start", latent_dim)
-    dims = list(range(latent_dim)) if dims is None else [int(i) for i in dims]
-    if not dims or any(not 0 <= i < latent_dim for i in dims) or len(set(dims)) != len(dims):
+    decode, device = viz.decoder_of(model)
+    latent_dim = validate.whole_number(latent_dim, "latent_dim")
+    value_range = validate.interval(value_range, "value_range")
+    start = torch.zeros(latent_dim) if start is None else validate.latent_point(start, "start", dim=latent_dim)
+    dims = list(range(latent_dim)) if dims is None else [
+        validate.whole_number(i, f"dims[{k}]", minimum=0, maximum=latent_dim - 1) for k, i in enumerate(dims)]
+    if not dims or len(set(dims)) != len(dims):
         raise ValueError(f"dims={dims!r} must list distinct coordinates from 0 to {latent_dim - 1}.")
     if len(dims) > 32:
         raise ValueError(f"{len(dims)} sliders are too many to use; pass dims=[...] with at most 32 coordinates.")
-    return LatentSliders(decode, start, dims, value_range, scale=scale, title=title)
+    return LatentSliders(decode, device, start, dims, value_range, scale=_scale(scale), title=title)
 
 
 class LatentMap(DecoderWidget):
     """A marker on the pre-drawn scatter of latent codes, moved by two sliders. See `latent_map`."""
 
-    def __init__(self, decode: Decoder, z: torch.Tensor, labels: torch.Tensor | None, classes: Sequence[str] | None,
-                 *, max_points: int, scale: int | None, title: str) -> None:
-        super().__init__(decode, scale=scale, title=title)
+    def __init__(self, decode: Decoder, device: torch.device, z: torch.Tensor, labels: torch.Tensor | None,
+                 classes: Sequence[str] | None, *, max_points: int, scale: int | None, title: str) -> None:
+        super().__init__(decode, device, scale=scale, title=title)
         self.z_data, self.labels, self.classes, self.max_points = z, labels, classes, max_points
         fig = self._scatter_figure()
-        canvas = FigureCanvasAgg(fig)
-        canvas.draw()  # pixels and the data -> pixel transform now come from the same drawing
-        self._map = Image.fromarray(np.asarray(canvas.buffer_rgba())[:, :, :3].copy())
+        self._map = viz.render(fig)  # pixels and the data -> pixel transform now come from the same drawing
         ax = fig.axes[0]
         (x_low, x_high), (y_low, y_high) = ax.get_xlim(), ax.get_ylim()
         (px0, py0), (px1, py1) = ax.transData.transform([(x_low, y_low), (x_high, y_high)])  # from bottom left
@@ -287,9 +259,7 @@ class LatentMap(DecoderWidget):
         draw = ImageDraw.Draw(picture)
         draw.line([(x - 9, y), (x + 9, y)], fill=(220, 0, 0), width=3)
         draw.line([(x, y - 9), (x, y + 9)], fill=(220, 0, 0), width=3)
-        buffer = io.BytesIO()
-        picture.save(buffer, format="png", compress_level=1)
-        self.map_widget.value = buffer.getvalue()
+        self.map_widget.value = viz.png_bytes(picture)
         self._show(self.z)
 
     def set(self, x: float, y: float) -> None:
@@ -312,31 +282,33 @@ class LatentMap(DecoderWidget):
         return f"latent_map of {len(self.z_data)} points, chosen point z = {[round(v, 2) for v in self.z.tolist()]}"
 
 
-def latent_map(decode: Decoder, z: torch.Tensor, labels: torch.Tensor | None = None, *,
+def latent_map(model: DecoderSource, z: torch.Tensor, labels: torch.Tensor | None = None, *,
                classes: Sequence[str] | None = None, max_points: int = 3000, scale: int | None = None,
                title: str = "Choose a point in the latent space") -> LatentMap:
     """The scatter of latent codes `z: (n, 2)` (coloured by `labels`) with a marker you move by two sliders;
-    the image beside it is `decode` at the marker. The scatter is drawn once; only the marker moves."""
+    the image beside it is the model's decode at the marker. The scatter is drawn once; only the marker moves."""
+    decode, device = viz.decoder_of(model)
     z = torch.as_tensor(z).detach().cpu().float()
-    if z.ndim != 2 or z.shape[1] != 2 or len(z) == 0:
-        raise ValueError(f"z must be latent codes of shape (n, 2); got {tuple(z.shape)}. For d > 2 use "
+    if z.ndim != 2 or z.shape[1] != 2 or len(z) == 0 or not torch.isfinite(z).all():
+        raise ValueError(f"z must be finite latent codes of shape (n, 2); got {tuple(z.shape)}. For d > 2 use "
                          f"latent_sliders, or map a 2-D projection.")
-    return LatentMap(decode, z, labels, classes, max_points=max_points, scale=scale, title=title)
+    max_points = validate.whole_number(max_points, "max_points")
+    return LatentMap(decode, device, z, labels, classes, max_points=max_points, scale=_scale(scale), title=title)
 
 
 class Interpolation(DecoderWidget):
     """A slider t from z_start (t = 0) to z_end (t = 1), linear or spherical. See `interpolation`."""
 
-    def __init__(self, decode: Decoder, z_start: torch.Tensor, z_end: torch.Tensor, method: str, steps: int,
-                 *, scale: int | None, title: str) -> None:
-        super().__init__(decode, scale=scale, title=title)
-        self.z_start, self.z_end, self.steps = z_start, z_end, steps
+    def __init__(self, decode: Decoder, device: torch.device, z_start: torch.Tensor, z_end: torch.Tensor,
+                 method: str, methods: tuple[str, ...], steps: int, *, scale: int | None, title: str) -> None:
+        super().__init__(decode, device, scale=scale, title=title)
+        self.z_start, self.z_end, self.methods, self.steps = z_start, z_end, methods, steps
         ends = self.decode_points(torch.stack([z_start, z_end]))
         self.start_widget = ipywidgets.Image(value=self._png(ends[0]), format="png")
         self.end_widget = ipywidgets.Image(value=self._png(ends[1]), format="png")
         self.t_slider = ipywidgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=1 / steps, description="t",
                                                readout_format=".2f")
-        self.method_buttons = ipywidgets.ToggleButtons(options=list(METHODS), value=method, description="path")
+        self.method_buttons = ipywidgets.ToggleButtons(options=list(methods), value=method, description="path")
         for control in (self.t_slider, self.method_buttons):
             control.observe(self.update, names="value")
         labelled = [ipywidgets.VBox([ipywidgets.Label(text), image]) for text, image in
@@ -355,8 +327,8 @@ class Interpolation(DecoderWidget):
 
     def set(self, t: float | None = None, method: str | None = None) -> None:
         """Set t and/or the method from code, decoding once."""
-        if method is not None and method not in METHODS:
-            raise ValueError(f"method={method!r} is not one of {METHODS}.")
+        if method is not None and method not in self.methods:
+            raise ValueError(f"method={method!r} is not one of {self.methods} for these ends.")
         with self._moving_together():
             if method is not None:
                 self.method_buttons.value = method
@@ -365,12 +337,10 @@ class Interpolation(DecoderWidget):
 
     def static_png(self) -> bytes:
         t = torch.linspace(0, 1, min(self.steps, 8) + 1)
-        paths = [lerp(self.z_start, self.z_end, t)]
-        if self.z_start.any() and self.z_end.any():  # slerp needs non-zero ends
-            paths.append(slerp(self.z_start, self.z_end, t))
-        fig = Figure(figsize=(len(t) * 0.8 + 1.2, len(paths) * 0.8 + 1.0), layout="constrained")
+        paths = [(lerp if method == "linear" else slerp)(self.z_start, self.z_end, t) for method in self.methods]
+        fig = Figure(figsize=(len(t) * 0.8 + 1.2, len(paths) * 0.8 + 1.0), dpi=80, layout="constrained")
         viz.show_images(self.decode_points(torch.cat(paths)), title=self.title, nrow=len(t),
-                        row_labels=list(METHODS[:len(paths)]),
+                        row_labels=list(self.methods),
                         col_labels=[f"{v:.1f}" for v in t], xlabel="t (0 = start, 1 = end)", ylabel="path",
                         ax=fig.add_subplot())
         return _png_of(fig)
@@ -379,31 +349,37 @@ class Interpolation(DecoderWidget):
         return f"interpolation ({self.method_buttons.value}) at t = {self.t_slider.value:.2f}"
 
 
-def interpolation(decode: Decoder, z_start: torch.Tensor, z_end: torch.Tensor, *, method: str = "linear",
+def interpolation(model: DecoderSource, z_start: torch.Tensor, z_end: torch.Tensor, *, method: str = "linear",
                   steps: int = 20, scale: int | None = None,
                   title: str = "Morphing between two latent points") -> Interpolation:
-    """Morph from `decode(z_start)` to `decode(z_end)` with a slider t in [0, 1] in `steps` steps.
+    """Morph from decode(z_start) to decode(z_end) with a slider t in [0, 1] in `steps` steps.
 
     z_start, z_end: (d,) or (1, d). method: "linear" (`lerp`) or "slerp" (`slerp`, along a great circle);
-    the learner can switch it with the buttons.
+    the learner can switch it with the buttons. Ends for which slerp is undefined (a zero vector, or opposite
+    directions) offer "linear" only.
     """
-    z_start = _as_point(z_start, "z_start")
-    z_end = _as_point(z_end, "z_end", len(z_start))
+    decode, device = viz.decoder_of(model)
+    z_start = validate.latent_point(z_start, "z_start")
+    z_end = validate.latent_point(z_end, "z_end", dim=len(z_start))
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {METHODS}.")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r} must be a whole number, at least 1.")
-    if method == "slerp":
-        slerp(z_start, z_end, 0.5)  # raises a clear error for a zero vector now, not at the first move
-    return Interpolation(decode, z_start, z_end, method, steps, scale=scale, title=title)
+    steps = validate.whole_number(steps, "steps")
+    try:
+        slerp(z_start, z_end, 0.5)
+        methods = METHODS
+    except ValueError:  # zero or opposite ends: slerp(...) said why
+        if method == "slerp":
+            raise
+        methods = ("linear",)
+    return Interpolation(decode, device, z_start, z_end, method, methods, steps, scale=_scale(scale), title=title)
 
 
 class AttributeSlider(DecoderWidget):
     """decode(z + strength * direction) with a strength slider. See `attribute_slider`."""
 
-    def __init__(self, decode: Decoder, z: torch.Tensor, direction: torch.Tensor,
+    def __init__(self, decode: Decoder, device: torch.device, z: torch.Tensor, direction: torch.Tensor,
                  strength_range: tuple[float, float], name: str, *, scale: int | None, title: str) -> None:
-        super().__init__(decode, scale=scale, title=title)
+        super().__init__(decode, device, scale=scale, title=title)
         self.z_base, self.direction, self.strength_range, self.name = z, direction, strength_range, name
         low, high = strength_range
         self.original_widget = ipywidgets.Image(value=self._png(self.decode_points(z[None])[0]),
@@ -432,7 +408,7 @@ class AttributeSlider(DecoderWidget):
     def static_png(self) -> bytes:
         strengths = torch.linspace(*self.strength_range, 7)
         images = self.decode_points(self.z_base + strengths[:, None] * self.direction)
-        fig = Figure(figsize=(7 * 0.9 + 0.6, 2.0), layout="constrained")
+        fig = Figure(figsize=(7 * 0.9 + 0.6, 2.0), dpi=80, layout="constrained")
         viz.show_images(images, title=self.title, col_labels=[f"{s:.1f}" for s in strengths],
                         xlabel=f"strength of the {self.name} direction", ax=fig.add_subplot())
         return _png_of(fig)
@@ -441,16 +417,17 @@ class AttributeSlider(DecoderWidget):
         return f"attribute_slider ({self.name}) at strength {self.strength_slider.value:.2f}"
 
 
-def attribute_slider(decode: Decoder, z: torch.Tensor, direction: torch.Tensor, *,
+def attribute_slider(model: DecoderSource, z: torch.Tensor, direction: torch.Tensor, *,
                      strength_range: tuple[float, float] = (-3.0, 3.0), name: str = "attribute",
                      scale: int | None = None,
                      title: str = "Adding an attribute vector") -> AttributeSlider:
-    """Show `decode(z + strength * direction)` next to `decode(z)`, with a slider for `strength`.
+    """Show decode(z + strength * direction) next to decode(z), with a slider for `strength`.
 
     z, direction: (d,) or (1, d), e.g. direction = mean code of smiling faces - mean code of the others.
     name: what the direction adds ("smile"), used in the labels.
     """
-    z = _as_point(z, "z")
-    direction = _as_point(direction, "direction", len(z))
-    strength_range = _check_range(strength_range, "strength_range")
-    return AttributeSlider(decode, z, direction, strength_range, name, scale=scale, title=title)
+    decode, device = viz.decoder_of(model)
+    z = validate.latent_point(z, "z")
+    direction = validate.latent_point(direction, "direction", dim=len(z))
+    strength_range = validate.interval(strength_range, "strength_range")
+    return AttributeSlider(decode, device, z, direction, strength_range, name, scale=_scale(scale), title=title)

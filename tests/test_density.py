@@ -1,3 +1,4 @@
+import inspect
 import math
 
 import pytest
@@ -21,7 +22,19 @@ def test_binarize_is_a_fixed_threshold():
     x = torch.tensor([[0.0, 0.5, 0.5001, 1.0]])
     assert torch.equal(density.binarize(x), torch.tensor([[0.0, 0.0, 1.0, 1.0]]))
     assert torch.equal(density.binarize(x, threshold=0.2), torch.tensor([[0.0, 1.0, 1.0, 1.0]]))
-    assert torch.equal(density.binarize(x), density.binarize(x))  # deterministic
+
+
+def test_binarize_does_not_sample_so_every_seed_gives_the_same_test_set():
+    """Papers binarise by sampling; the course's definition is a threshold, the same whatever the RNG state."""
+    grey = torch.full((2000,), 0.3)
+    torch.manual_seed(0)
+    first = density.binarize(grey)
+    torch.manual_seed(1)
+    assert torch.equal(density.binarize(grey), first) and first.sum() == 0  # sampling would turn ~600 pixels on
+    images = torch.rand(3, 1, 4, 4, dtype=torch.float64)
+    kept = images.clone()
+    out = density.binarize(images)
+    assert out.dtype == torch.float32 and out.shape == images.shape and torch.equal(images, kept)
 
 
 @pytest.mark.parametrize("bad, error, match", [
@@ -128,19 +141,49 @@ def test_ctrl_c_during_fit_keeps_the_iterations_done(images, monkeypatch):
 @pytest.mark.parametrize("make", [density.IndependentBernoulli, lambda: density.BernoulliMixture(2)])
 def test_image_models_explain_bad_input(make, images):
     train, _ = images
-    with pytest.raises(RuntimeError, match="fit"):
-        make().score(train)
+    for use in (lambda m: m.score(train), lambda m: m.score_samples(train), lambda m: m.sample(2)):
+        with pytest.raises(density.NotFittedError, match=r"not fitted yet: call fit\(x\) first"):
+            use(make())
     with pytest.raises(ValueError, match="binarize"):
         make().fit(train * 0.5)
     model = make().fit(train[:50])
     with pytest.raises(ValueError, match=r"fitted on images of shape \(n, 1, 28, 28\)"):
         model.score(train[:5, :, :14])
-    with pytest.raises(ValueError, match="n_components"):
-        density.BernoulliMixture(0)
     with pytest.raises(ValueError, match="n=0"):
         model.sample(0)
     with pytest.raises(ValueError, match="smaller n_components"):
         density.BernoulliMixture(20).fit(train[:10])
+
+
+@pytest.mark.parametrize("model, name", [
+    (density.BernoulliMixture(0), "n_components=0"),
+    (density.BernoulliMixture(2, max_iter=0), "max_iter=0"),
+    (density.BernoulliMixture(2, tol=-1.0), "tol=-1.0"),
+    (density.BernoulliMixture(2, eps=0.5), "eps=0.5"),
+    (density.IndependentBernoulli(eps=0.0), "eps=0.0"),
+])
+def test_bad_settings_are_named_when_fit_checks_them(model, name, images):
+    with pytest.raises(ValueError, match=name):
+        model.fit(images[0][:50])
+    assert not density.is_fitted(model)
+
+
+@pytest.mark.parametrize("model, data, learned", [
+    (density.IndependentBernoulli(eps=0.01), "images", {"probs_", "shape_"}),
+    (density.BernoulliMixture(3, max_iter=2, seed=5), "images",
+     {"weights_", "probs_", "history_", "n_iter_", "converged_", "shape_"}),
+    (density.GaussianClassifier(reg=0.1), "points", {"means_", "covariances_", "priors_"}),
+])
+def test_models_follow_the_scikit_learn_conventions(model, data, learned, images):
+    """__init__ stores its keyword arguments and nothing else; fit adds the learned attributes, ending in _."""
+    parameters = list(inspect.signature(type(model).__init__).parameters)[1:]
+    assert set(vars(model)) == set(parameters) and not density.is_fitted(model)
+    assert not any(hasattr(model, name) for name in learned)
+    settings = dict(vars(model))
+    arguments = (images[0][:100],) if data == "images" else density.make_two_class_data(50)
+    assert model.fit(*arguments) is model and density.is_fitted(model)
+    assert set(vars(model)) == set(parameters) | learned
+    assert {k: vars(model)[k] for k in settings} == settings  # fit does not change the settings
 
 
 # ---- 2-D: data, closed-form and gradient MLE, the generative classifier -----------------------------------------
@@ -197,20 +240,7 @@ def test_generative_classifier_uses_bayes_rule_and_classifies_well():
     assert (model.predict(test_x) == test_y).float().mean() > 0.9
     with pytest.raises(ValueError, match="label=2"):
         model.sample(3, label=2)
-    with pytest.raises(RuntimeError, match="fit"):
+    with pytest.raises(density.NotFittedError, match=r"call fit\(x, y\) first"):
         density.GaussianClassifier().predict(test_x)
     with pytest.raises(ValueError, match="missing"):
         density.GaussianClassifier().fit(x, y * 2)
-
-
-def test_plot_density_2d_draws_titled_labelled_axes():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x, y = density.make_two_class_data(100)
-    model = density.GaussianClassifier().fit(x, y)
-    fig, ax = plt.subplots()
-    density.plot_density_2d(model.score_samples, ax=ax, points=x, labels=y, title="p(x)", grid=30)
-    assert ax.get_title() == "p(x)" and ax.get_xlabel() and ax.get_ylabel()
-    plt.close(fig)

@@ -40,6 +40,32 @@ def test_slerp_batches_and_parallel_vectors():
     assert torch.allclose(slerp(v, 2 * v, 0.5), 1.5 * v)  # parallel: falls back to lerp, no NaN
 
 
+def test_slerp_decides_row_by_row_in_a_mixed_batch():
+    """One parallel row must not turn the other rows of the batch into straight lines."""
+    a = torch.tensor([[1.0, 0.0, 0.0], [1.0, 2.0, 0.0], [0.0, 3.0, 0.0]])
+    b = torch.tensor([[0.0, 1.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, 3.0]])  # row 1 is parallel to a's row 1
+    out = slerp(a, b, 0.5)
+    half = 1 / math.sqrt(2)
+    assert torch.allclose(out[0], torch.tensor([half, half, 0.0]), atol=1e-6)  # on the unit circle
+    assert torch.allclose(out[1], torch.tensor([1.5, 3.0, 0.0]), atol=1e-6)    # the straight line
+    assert torch.allclose(out[2], torch.tensor([0.0, 3 * half, 3 * half]), atol=1e-6)
+    for i in range(3):  # the same as each row on its own, for several t
+        for t in (0.0, 0.25, 1.0):
+            assert torch.allclose(slerp(a, b, t)[i], slerp(a[i], b[i], t), atol=1e-6)
+    assert torch.isfinite(out).all()
+
+
+def test_slerp_refuses_anti_parallel_and_zero_rows_and_names_them():
+    a = torch.tensor([[1.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    b = torch.tensor([[0.0, 1.0], [-2.0, -2.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"zero.*rows \[2\]"):
+        slerp(a, b, 0.5)
+    with pytest.raises(ValueError, match=r"opposite directions.*rows \[1\]"):
+        slerp(a[:2], b[:2], 0.5)
+    with pytest.raises(ValueError, match="opposite directions"):
+        slerp(torch.tensor([1.0, 2.0]), torch.tensor([-1.0, -2.0]), 0.5)
+
+
 def test_bad_inputs_name_the_parameter():
     with pytest.raises(ValueError, match="a and b"):
         lerp(torch.zeros(3), torch.zeros(4), 0.5)

@@ -76,7 +76,7 @@ def test_evaluate_weights_uneven_batches_by_size():
     with torch.no_grad():
         whole = model.loss(x).item()
     assert train.evaluate(model, x, batch_size=7, device="cpu") == pytest.approx(whole, rel=1e-5)
-    assert not model.training and model.check_values
+    assert not model.training
 
 
 def test_ctrl_c_keeps_the_weights_and_returns_the_history(capsys):
@@ -96,9 +96,59 @@ def test_ctrl_c_keeps_the_weights_and_returns_the_history(capsys):
     assert len(history.train_loss) == len(history.test_loss) == 1
     assert len(history.step_loss) == 5
     assert any(not torch.equal(start[k], v) for k, v in model.state_dict().items())  # trained steps are kept
-    assert model.check_values and not model.training
+    assert not model.training
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "interrupted" in out and "1 of 3 epochs" in out
+
+
+def snapshots_of_each_loss(model):
+    """Wrap model.loss so that it records the weights every loss was computed with."""
+    real_loss, weights = model.loss, []
+
+    def recording_loss(x):
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
+        return real_loss(x)
+
+    model.loss = recording_loss
+    return weights
+
+
+def test_a_diverging_fit_stops_at_the_first_non_finite_loss_and_keeps_the_last_finite_weights():
+    model = small(VAE)  # lr=5.0 makes exp(logvar) overflow: the third step's loss is nan
+    weights = snapshots_of_each_loss(model)
+    with pytest.warns(train.DivergenceWarning) as caught:
+        history = train.fit(model, TRAIN, TEST, epochs=3, batch_size=32, lr=5.0, device="cpu", progress=False)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "epoch 1 of 3, step 3: the loss became nan" in message and "smaller lr, e.g. lr=0.5" in message
+    assert history.diverged and not history.interrupted
+    assert len(history.step_loss) == 2 and all(math.isfinite(v) for v in history.step_loss)
+    assert history.train_loss == [] and history.test_loss == []  # no epoch was completed
+    assert len(weights) == 3  # it stopped at the third loss, without another step
+    state = model.state_dict()
+    assert all(torch.isfinite(v).all() for v in state.values())
+    assert all(torch.equal(state[k], weights[1][k]) for k in state)  # the weights of the last finite loss
+    assert not model.training
+
+
+def test_divergence_after_whole_epochs_keeps_their_history(capsys):
+    model = small(Autoencoder, "mlp")
+    real_loss, calls = model.loss, []
+
+    def nan_on_the_ninth_call(x):
+        calls.append(1)
+        loss = real_loss(x)
+        return loss * float("inf") if len(calls) == 9 else loss  # 4 steps, 1 test loss, 3 steps, then inf
+
+    model.loss = nan_on_the_ninth_call
+    weights = snapshots_of_each_loss(model)
+    with pytest.warns(train.DivergenceWarning, match="epoch 2 of 3, step 4: the loss became inf"):
+        history = train.fit(model, TRAIN, TEST, epochs=3, batch_size=64, device="cpu", progress=False)
+    assert history.diverged and len(history.train_loss) == len(history.test_loss) == 1
+    assert len(history.step_loss) == 4 + 3 and all(math.isfinite(v) for v in history.step_loss)
+    state = model.state_dict()
+    assert all(torch.equal(state[k], weights[7][k]) for k in state)  # the 8th call: the 7th step's weights
+    assert capsys.readouterr().out == ""  # one warning, nothing printed besides
 
 
 def test_ctrl_c_from_the_epoch_callback():
@@ -114,9 +164,13 @@ def test_ctrl_c_from_the_epoch_callback():
     assert seen == [(1, 1), (2, 2)] and history.interrupted and len(history.train_loss) == 2
 
 
-def test_progress_bar_runs():
-    history = train.fit(small(), TRAIN[:20], epochs=1, batch_size=8, device="cpu", progress=True)
-    assert len(history.step_loss) == 3
+def test_progress_bar_shows_the_epoch_and_the_losses(capsys):
+    train.fit(small(), TRAIN[:20], TEST[:10], epochs=2, batch_size=8, device="cpu", progress=True)
+    bar = capsys.readouterr().err.replace("\r", "\n")
+    assert "epoch 1/2" in bar and "epoch 2/2" in bar and "6/6" in bar  # 2 epochs of 3 steps
+    assert "train=" in bar and "test=" in bar
+    train.fit(small(), TRAIN[:20], epochs=1, batch_size=8, device="cpu", progress=False)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -124,7 +178,11 @@ def test_progress_bar_runs():
     (dict(batch_size=0), ValueError, "batch_size"),
     (dict(lr=0.0), ValueError, "lr"),
     (dict(train_images=TRAIN.float()), ValueError, "train_images must hold values in \\[0, 1\\]"),
-    (dict(train_images=TRAIN[0]), ValueError, "train_images must have shape \\(n, C, H, W\\)"),
+    (dict(train_images=TRAIN[0]), ValueError, "train_images must have shape \\(n, 1, 28, 28\\)"),
+    (dict(train_images=TRAIN[:0]), ValueError, "n >= 1"),
+    (dict(train_images=TRAIN.long()), ValueError, "dtype torch.int64"),
+    (dict(lr=float("nan")), ValueError, "lr=nan"),
+    (dict(epochs=True), ValueError, "epochs=True"),
     (dict(train_images=TRAIN.tolist()), TypeError, "train_images"),
     (dict(test_images=TEST.float() * 2), ValueError, "test_images"),
     (dict(device="nonsense"), ValueError, "device"),
@@ -135,9 +193,16 @@ def test_fit_refuses_bad_arguments(kwargs, error, message):
         train.fit(small(), **arguments)
 
 
-def test_fit_refuses_images_of_the_wrong_shape_for_the_model():
-    with pytest.raises(ValueError, match="\\(batch, 1, 28, 28\\)"):
-        train.fit(small(), torch.zeros(10, 3, 32, 32, dtype=torch.uint8), epochs=1, device="cpu", progress=False)
+def test_fit_and_evaluate_refuse_images_of_the_wrong_shape_for_the_model_before_training():
+    model = small()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="train_images must have shape \\(n, 1, 28, 28\\)"):
+        train.fit(model, torch.zeros(10, 3, 32, 32, dtype=torch.uint8), epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="test_images .* got \\(10, 28, 28\\).*unsqueeze\\(1\\)"):
+        train.fit(model, TRAIN, torch.zeros(10, 28, 28), epochs=1, device="cpu", progress=False)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # not a step was taken
+    with pytest.raises(ValueError, match="images must hold values in \\[0, 1\\]"):
+        train.evaluate(model, TEST.float(), device="cpu")
 
 
 # ---- checkpoints ----------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib import viz
+from course_lib import density, viz
+from course_lib.models import VAE
 
 W = torch.randn(2, 28 * 28, generator=torch.Generator().manual_seed(0))
 
@@ -117,6 +118,32 @@ def test_plot_decoded_grid_places_images_by_latent_coordinates():
                        atol=1e-5)
 
 
+def test_decoder_of_finds_the_decode_method_and_device_of_a_model():
+    torch.manual_seed(0)
+    model = VAE("mlp", latent_dim=2, widths=(8,)).eval()
+    for source in (model, model.decode):
+        decode, device = viz.decoder_of(source)
+        assert decode == model.decode and device == torch.device("cpu")
+    sequential = torch.nn.Sequential(torch.nn.Linear(2, 4)).eval()
+    assert viz.decoder_of(sequential)[0] is sequential  # a module that is itself a decoder
+    assert viz.decoder_of(model.to("meta"))[1] == torch.device("meta")  # the model's own device, not the CPU
+    assert viz.decoder_of(lambda z: model.decode(z))[1] == torch.device("cpu")  # a function: nothing to read
+    with pytest.raises(TypeError, match="got a int"):
+        viz.decoder_of(3)
+
+
+def test_plot_decoded_grid_takes_a_model_and_warns_in_training_mode():
+    torch.manual_seed(0)
+    model = VAE("mlp", latent_dim=2, widths=(8,))
+    with pytest.warns(UserWarning, match="training mode") as caught:
+        viz.plot_decoded_grid(model, n=3)
+    assert caught[0].filename == __file__
+    ax = viz.plot_decoded_grid(model.eval(), n=3)
+    with torch.no_grad():
+        corner = model.decode(torch.tensor([[-3.0, 3.0]]))[0, 0].numpy()
+    assert np.allclose(ax.get_images()[0].get_array()[:28, :28], corner, atol=1e-6)
+
+
 def test_plot_decoded_grid_explains_a_wrong_latent_size():
     wide = torch.nn.Linear(8, 784)
     with pytest.raises(ValueError, match="2-D latent space"):
@@ -134,3 +161,27 @@ def test_plot_history_draws_train_and_test():
     assert len(only_train.get_lines()) == 1
     with pytest.raises(ValueError, match="train_loss"):
         viz.plot_history(SimpleNamespace(loss_name="x"))
+
+
+def test_plot_density_2d_draws_the_density_into_the_given_axes_or_its_own_figure():
+    x, y = density.make_two_class_data(100)
+    model = density.GaussianClassifier().fit(x, y)
+    fig, (left, right) = plt.subplots(1, 2)
+    ax = viz.plot_density_2d(model.score_samples, ax=right, points=x, labels=y, title="p(x)", grid=30)
+    assert ax is right and not left.collections and labelled(ax) and ax.get_title() == "p(x)"
+    assert len(fig.axes) == 3  # the two axes and the colour bar of the right one
+    assert ax.get_xlim() == (-4.5, 4.5) and ax.get_ylim() == (-4.0, 4.0)
+    scatter = [c for c in ax.collections if len(c.get_offsets()) == 100]
+    assert len(scatter) == 1 and np.allclose(scatter[0].get_offsets(), x.numpy())
+    # the densest filled level lies around the mode of the model's density
+    standard = viz.plot_density_2d(lambda q: torch.distributions.MultivariateNormal(
+        torch.zeros(2), torch.eye(2)).log_prob(q), title="N(0, I)", grid=41)
+    assert standard.figure is not fig and standard.figure.axes[0] is standard  # its own figure, not plt.gca()
+    contours = standard.collections[0]  # one filled region per level, the densest last
+    assert contours.levels.max() == pytest.approx(1 / (2 * np.pi), rel=0.1)  # the peak of N(0, I)
+    top = contours.get_paths()[-1].vertices
+    assert len(top) and np.abs(top.mean(0)).max() < 0.5 and np.abs(top).max() < 1.5
+    with pytest.raises(ValueError, match=r"log densities \(m,\); for m = 100 it returned shape \(100, 2\)"):
+        viz.plot_density_2d(lambda q: q, title="t", grid=10)
+    with pytest.raises(ValueError, match="xlim"):
+        viz.plot_density_2d(model.score_samples, title="t", xlim=(1, -1))

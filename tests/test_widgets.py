@@ -1,13 +1,13 @@
 import io
-import time
 
 import ipywidgets
 import pytest
 import torch
 from PIL import Image
 
-from course_lib import widgets
+from course_lib import viz, widgets
 from course_lib.latent import lerp, slerp
+from course_lib.models import VAE
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 W2 = torch.randn(2, 28 * 28, generator=torch.Generator().manual_seed(0))
@@ -60,8 +60,10 @@ def test_latent_sliders_hold_other_coordinates_at_start():
     ({"latent_dim": 0}, "latent_dim"),
     ({"latent_dim": 2, "value_range": (3, -3)}, "value_range"),
     ({"latent_dim": 2, "start": torch.zeros(3)}, "start"),
-    ({"latent_dim": 2, "dims": [2]}, "dims"),
-    ({"latent_dim": 2, "scale": 0}, "scale"),
+    ({"latent_dim": 2, "dims": [2]}, r"dims\[0\]=2 must be a whole number from 0 to 1"),
+    ({"latent_dim": 2, "dims": [1, 1]}, "distinct"),
+    ({"latent_dim": 2, "scale": 0}, "scale=0 must be a whole number from 1 to 32"),
+    ({"latent_dim": 2, "start": torch.tensor([0.0, float("nan")])}, "start contains NaN"),
     ({"latent_dim": 40}, "dims="),
 ])
 def test_latent_sliders_reject_bad_arguments(kwargs, message):
@@ -72,14 +74,30 @@ def test_latent_sliders_reject_bad_arguments(kwargs, message):
 def test_a_decoder_breaking_the_contract_is_named():
     with pytest.raises(ValueError, match=r"decode\(z\) must return images"):
         widgets.latent_sliders(lambda z: z, 2)
-    with pytest.raises(ValueError, match="decode must be callable"):
+    with pytest.raises(TypeError, match="model must be a model with a decode method .* got a str"):
         widgets.latent_sliders("model", 2)
 
 
-def test_a_model_in_training_mode_gets_a_warning():
-    model = torch.nn.Sequential(torch.nn.Linear(2, 784), torch.nn.Sigmoid(), torch.nn.Unflatten(1, (1, 28, 28)))
-    with pytest.warns(UserWarning, match="eval"):
-        widgets.latent_sliders(model, 2)
+def explorers_of(model):
+    """Each explorer built on `model` (a 2-D latent model, a bound method or a function)."""
+    return [lambda: widgets.latent_sliders(model, 2), lambda: widgets.latent_map(model, torch.randn(50, 2)),
+            lambda: widgets.interpolation(model, torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])),
+            lambda: widgets.attribute_slider(model, torch.zeros(2), torch.ones(2))]
+
+
+def test_every_explorer_takes_the_model_and_warns_when_it_is_in_training_mode(recwarn):
+    torch.manual_seed(0)
+    model = VAE("mlp", latent_dim=2, widths=(8,))  # a new model is in training mode
+    for make in explorers_of(model) + explorers_of(model.decode):
+        with pytest.warns(UserWarning, match="training mode; call model.eval") as caught:
+            make()
+        assert caught[0].filename == __file__  # the warning points at the learner's line
+    model.eval()
+    for make in explorers_of(model) + explorers_of(model.decode) + explorers_of(lambda z: model.decode(z)):
+        w = make()
+        with torch.no_grad():
+            assert torch.allclose(w.image, model.decode(w.z[None])[0])  # the model's decode, at the point shown
+    assert not [w for w in recwarn if "training mode" in str(w.message)]
 
 
 def test_latent_map_moves_the_marker_and_decodes_the_chosen_point():
@@ -115,6 +133,17 @@ def test_interpolation_ends_are_the_decoded_endpoints():
         widgets.interpolation(decode_rgb, a, b, method="cubic")
     with pytest.raises(ValueError, match="z_end"):
         widgets.interpolation(decode_rgb, a, torch.randn(7))
+
+
+def test_interpolation_between_opposite_or_zero_ends_offers_the_straight_line_only():
+    a = torch.randn(8)
+    for end in (-2 * a, torch.zeros(8)):
+        with pytest.raises(ValueError, match="slerp: "):
+            widgets.interpolation(decode_rgb, a, end, method="slerp")
+        w = widgets.interpolation(decode_rgb, a, end)
+        assert w.method_buttons.options == ("linear",) and w.static_png().startswith(b"\x89PNG")
+        with pytest.raises(ValueError, match="not one of \\('linear',\\) for these ends"):
+            w.set(method="slerp")
 
 
 def test_attribute_slider_adds_the_direction():
@@ -154,14 +183,23 @@ def test_static_mode_shows_only_the_picture(monkeypatch):
     assert WIDGET_VIEW not in bundle and bundle["image/png"].startswith(b"\x89PNG")
 
 
-def test_update_latency_smoke():
-    """Runs the hot path many times; the timing itself is measured by benchmarks/widget_latency.py."""
-    s = widgets.latent_sliders(decode, 2)
-    start = time.perf_counter()
-    for k in range(50):
-        s.sliders[0].value = -2 + 0.08 * k
-    assert time.perf_counter() - start < 60  # only catches a hang, not a slowdown
-    assert torch.allclose(s.z, torch.tensor([-2 + 0.08 * 49, 0.0]))
+def test_every_move_decodes_one_point_on_one_thread_and_shows_it(monkeypatch):
+    """The hot path (its speed is measured by benchmarks/widget_latency.py): one decode of one point per move,
+    on one thread (the thread count is restored after), and the picture is that point's image."""
+    s = widgets.latent_sliders(decode, 2, scale=3)
+    threads, calls = torch.get_num_threads(), []
+
+    def counting(z):
+        calls.append((z.clone(), torch.get_num_threads()))
+        return decode(z)
+
+    monkeypatch.setattr(s, "decode", counting)
+    for k in range(20):
+        s.sliders[k % 2].value = -2 + 0.2 * k
+        z = s.z[None]
+        assert len(calls) == k + 1 and torch.equal(calls[-1][0], z) and calls[-1][1] == 1
+        assert s.image_bytes == viz.to_png(decode(z)[0], scale=3)
+    assert torch.get_num_threads() == threads
 
 
 def test_widgets_carry_the_css_classes_the_browser_test_finds_them_by():
