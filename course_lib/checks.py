@@ -150,7 +150,7 @@ def exercise(key: str, title: str, *, answer: str, points: int = 1, hint: str = 
 def hint(key: str) -> None:
     """Print the second-level hint of exercise `key`: the functions to use (the first level sits in its code)."""
     ex = get(key)
-    print(f"[{key}] {ex.title}. More help: {_MORE.get(key) or ex.hint or 'there is no further hint.'}")
+    print(f"[{key}] {ex.title}\nMore help: {_MORE.get(key) or ex.hint or 'there is no further hint.'}")
 
 
 def notebooks() -> list[str]:
