@@ -16,6 +16,8 @@ Modules:
 - `checks_00` ... `checks_06`: each notebook's exercise definitions
 - `make_exercises`: generates exercises/ from solutions/ (`python -m course_lib.make_exercises [--check]`)
 - `grading`: batch grading of submitted notebooks (`python -m course_lib.grading SUBMISSIONS --out OUT`)
+- `sandbox`: the bubblewrap sandbox each submission runs in, and the channel to it
+- `runner`: what runs inside a sandbox: the submission's cells and calls of its answers
 """
 
 __version__ = "0.1.0"

@@ -53,7 +53,7 @@ import torch
 
 PASSED, NOT_DONE, FAILED = "passed", "not done yet", "failed"
 PUBLIC_SEED = 0  # the seed of the learner's check; the grader draws a secret one per run
-MAX_MESSAGE = 64 * 2**20  # bytes in one channel message
+MAX_MESSAGE = 16 * 2**20  # bytes in one channel message (what an answer may return, encoded)
 MAX_HEADER = 2 * 2**20  # bytes of a message's JSON part (its structure, numbers and strings; tensors go apart)
 MAX_DEPTH = 32  # nesting of tuples/lists/dicts in one message
 SENDABLE = "tensors, arrays, numbers, strings, bools, None, or tuples/lists/dicts of them"
@@ -262,15 +262,16 @@ class Answer:
     def probe(self, probe: Callable, *args: Any, tried: str) -> Any:
         """probe(answer, *args), run next to the answer; `probe` is a module-level function of course_lib.checks*."""
         if not _PROBE_MODULE.fullmatch(probe.__module__) or "." in probe.__qualname__:
-            raise ValueError(f"probe {probe.__qualname__} must be a module-level function of a course_lib.checks module")
+            raise ValueError(f"probe {probe.__qualname__}: make it a module-level function of a checks module")
         return self._ask({"args": list(args), "probe": f"{probe.__module__}:{probe.__qualname__}"}, tried)
 
-    def _exchange(self, request: bytes, tried: str) -> bytes:
+    def _exchange(self, request: dict, tried: str) -> bytes:
+        """Deliver `request` ({"args", "probe"}) to the answer; the encoded reply of `perform`."""
         raise NotImplementedError  # subclasses: LocalAnswer here, the grader's sandboxed answer in grading.py
 
     def _ask(self, request: dict, tried: str) -> Any:
         try:
-            reply = decode(self._exchange(encode(request), tried))
+            reply = decode(self._exchange(request, tried))
             outcome = reply["outcome"]
         except (ChannelError, KeyError, TypeError) as err:
             raise CheckFailure(tried, "a readable reply", f"{type(err).__name__}: {err}") from None
@@ -296,15 +297,15 @@ class LocalAnswer(Answer):
     def __init__(self, target: Any) -> None:
         self.target = target
 
-    def _exchange(self, request: bytes, tried: str) -> bytes:
-        return perform(self.target, request)
+    def _exchange(self, request: dict, tried: str) -> bytes:
+        return perform(self.target, encode(request))
 
 
 _PROBE_MODULE = re.compile(r"course_lib\.checks(_\d\d)?")
 
 
-def perform(target: Any, request: bytes) -> bytes:
-    """Carry out one call request on `target`, the learner's object, and return the encoded reply.
+def perform(target: Any, request: bytes, limit: int = MAX_MESSAGE) -> bytes:
+    """Carry out one call request on `target`, the learner's object; the encoded reply, at most `limit` bytes.
 
     The one place where a learner's answer is called: in-process by `check`, inside the sandbox by the grader.
     """
@@ -323,7 +324,7 @@ def perform(target: Any, request: bytes) -> bytes:
         return encode({"outcome": "raised", "types": [c.__name__ for c in type(err).__mro__],
                        "message": _text(err)})
     try:
-        return encode({"outcome": "returned", "value": value})
+        return encode({"outcome": "returned", "value": value}, limit)
     except ChannelError as err:
         return encode({"outcome": "unsendable", "what": str(err)})
 

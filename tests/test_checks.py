@@ -139,11 +139,15 @@ def test_the_channel_carries_plain_data_exactly():
     assert not back["tensors"][-1].requires_grad and isinstance(back["numpy"][1], np.float32)
 
 
+def _nested(depth):
+    return [_nested(depth - 1)] if depth else 1
+
+
 @pytest.mark.parametrize("value, reason", [
     (object(), "object cannot be sent"), (lambda: 1, "function cannot be sent"),
     (torch.nn.Linear(2, 2), "Linear cannot be sent"), ({(1, 2): 3}, "keys other than"),
     (torch.eye(3).to_sparse(), "cannot be sent"), (np.array(["a"]), "dtype <U1 cannot be sent"),
-    (np.array([object()]), "dtype object cannot be sent"), ([[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], "nested"),
+    (np.array([object()]), "dtype object cannot be sent"), (_nested(checks.MAX_DEPTH + 1), "nested"),
     (torch.zeros(1000), "larger than the limit"), (list(range(500_000)), "larger than the limit"),
 ])
 def test_the_channel_refuses_what_is_not_plain_data(value, reason):
@@ -711,7 +715,7 @@ def test_checks_pass_the_reference_and_fail_stubs_and_wrong_answers(key):
         assert "tried:" in result.message or "raised" in result.message
 
 
-@pytest.mark.parametrize("seed", [1, 2, 2**40 + 7])
+@pytest.mark.parametrize("seed", [1, 2**40 + 7])
 def test_the_references_pass_and_wrong_answers_fail_on_the_graders_secret_inputs_too(seed):
     """The grader draws inputs from a secret seed: every reference must pass and every wrong answer fail with it."""
     references = {**{key: (ref, WARMUP_WRONG[key]) for key, ref in

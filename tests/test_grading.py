@@ -1,17 +1,66 @@
-"""Batch grading: perfect, blank, partly right and broken or hostile submissions, graded in one batch."""
+"""Batch grading: honest, blank, partly right, broken and hostile submissions, graded together in one batch.
+
+Each hostile submission attacks one line of the threat model in docs/instructors.md (and a few more); the batch
+must finish with the exact gradebook below, leave every file it was given byte-identical, and leave no process.
+"""
 import csv
 import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
-from course_lib import grading
+import course_lib
+from course_lib import grading, sandbox
 from course_lib.make_exercises import make_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "00_warmup.ipynb"
-CELL_TIMEOUT = 10  # seconds; the slowest honest cell (loading the data) takes a few seconds on a busy machine
+CELL_TIMEOUT = 20  # seconds; the slowest honest cell (loading the data) takes a few seconds, more on a busy machine
+LIMITS = sandbox.Limits(memory=2 * sandbox.GiB, processes=64, disk=64 * sandbox.MiB)
+SITE_FILE = Path(torch.__file__).parents[1] / "zz_course_grade_attack.pth"  # a .pth would run at every start
+
+
+@pytest.fixture(scope="module")
+def sandbox_works():
+    try:
+        sandbox.check_available()
+    except sandbox.SandboxUnavailable as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must grade in a sandbox: {err}")
+        pytest.skip(f"no sandbox here: {err}")
+
+
+def _solution_cells() -> dict[str, str]:
+    cells = [c.source for c in nbformat.read(SOLUTION, as_version=4).cells if c.cell_type == "code"]
+    return {name: next(c for c in cells if c.startswith(f"def {name}")) for name in ("mean_image", "binarise",
+                                                                                      "on_fraction")}
+
+
+HONEST = _solution_cells()
+IMPORTS = "import torch\nfrom course_lib.checks import check"
+STUB = {name: f"def {name}(*args):\n    raise NotImplementedError\n\n\ncheck(\"{key}\", {name})"
+        for name, key in (("mean_image", "00.1"), ("binarise", "00.2"), ("on_fraction", "00.3"))}
+
+
+def notebook(*cells: str) -> str:
+    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]))
+
+
+def honest(*before: str, after_mean: str = "", after_binarise: str = "", **answers: str) -> str:
+    """The warm-up's three answers (or replacements in `answers`), with attack cells before or between them."""
+    cells = [IMPORTS, *before, answers.get("mean_image", HONEST["mean_image"]), after_mean,
+             answers.get("binarise", HONEST["binarise"]), after_binarise,
+             answers.get("on_fraction", HONEST["on_fraction"])]
+    return notebook(*[c for c in cells if c])
 
 
 def _edit(replacements: dict[str, str]) -> str:
@@ -24,123 +73,491 @@ def _edit(replacements: dict[str, str]) -> str:
     return nbformat.writes(nb)
 
 
-def _insert_after(prefix: str, source: str) -> str:
-    nb = nbformat.read(SOLUTION, as_version=4)
-    index = next(i for i, cell in enumerate(nb.cells) if cell.source.startswith(prefix))
-    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
-    return nbformat.writes(nb)
+REPORT = "raise RuntimeError(f'REPORT {found}')"  # what an attack achieved, read back from its feedback
 
-
-MEAN, BINARISE, ON = "def mean_image", "def binarise", "def on_fraction"
+ATTACKS = {
+    # read the grader's command line, environment and files; hand back what it found in its error messages
+    "snoop": honest("""import os
+found = []
+if 'COURSE_GRADER_CANARY' in os.environ: found.append('environment')
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        line = open(f'/proc/{pid}/cmdline', 'rb').read()
+    except OSError:
+        continue
+    if b'pytest' in line or b'course_lib.grading' in line: found.append(f'process {pid}')
+for path in [SEED, OUT + '/gradebook.csv', SUBMITTED + '/perfect/00_warmup.ipynb', SUBMITTED + '/blank.ipynb',
+             HOME + '/.bash_history', '/etc/shadow']:
+    try:
+        if open(path).read(): found.append(path)
+    except OSError:
+        pass
+""" + REPORT),
+    # read solutions/ beside the package, or anywhere on the disk, and hand them in
+    "reads_solutions": notebook(IMPORTS, """import json, os, pathlib, time
+import course_lib
+found, start = [], time.time()
+candidates = [p for root in (pathlib.Path(course_lib.__file__).parents[1] / 'solutions', pathlib.Path(SOLUTIONS))
+              for p in (root.glob('*.ipynb') if root.is_dir() else [])]
+for dirpath, dirnames, filenames in os.walk('/'):
+    if dirpath.startswith(('/proc', '/sys', '/dev', '/usr/lib', '/usr/share', '/scratch')) or 'site-packages' in dirpath \\
+            or time.time() - start > 8:
+        dirnames[:] = []
+        continue
+    candidates += [pathlib.Path(dirpath, f) for f in filenames if f.endswith('.ipynb')]
+for path in candidates:
+    try:
+        for cell in json.loads(path.read_text())['cells']:
+            if cell['cell_type'] == 'code' and 'BEGIN SOLUTION' in ''.join(cell['source']):
+                exec(''.join(cell['source']).replace('check(', 'print('), globals())
+                found.append(str(path))
+    except Exception:
+        pass
+""", 'check("00.1", mean_image)', 'check("00.2", binarise)', 'check("00.3", on_fraction)'),
+    # signal every process it can see, its parent included
+    "kills_parent": honest("""import os, signal
+for pid in [os.getppid(), 1, *map(int, filter(str.isdigit, os.listdir('/proc')))]:
+    if pid != os.getpid():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass"""),
+    "kills_all": honest(after_mean="import os, time\nif os.fork() == 0:\n    os.kill(-1, 9)\ntime.sleep(5)"),
+    # start processes that outlive it and write the gradebook later
+    "daemon": honest("""import os, subprocess, sys
+code = f'''
+import time
+end = time.time() + 60
+while time.time() < end:
+    for path in [{OUT!r} + '/gradebook.csv', {SUBMITTED!r} + '/blank.ipynb', 'gradebook.csv']:
+        try:
+            open(path, 'w').write('daemon,2,1,1,4,4')
+        except OSError:
+            pass
+    time.sleep(0.1)
+'''
+child = os.fork()
+if child == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, '-c', code])
+    os._exit(0)
+os.waitpid(child, 0)
+subprocess.Popen([sys.executable, '-c', code], start_new_session=True)"""),
+    # write anywhere its user may write: the course package, site-packages, other students, the output
+    "writer": honest("""import os, pathlib, course_lib
+found = []
+for path in [pathlib.Path(course_lib.__file__).with_name('checks.py'), pathlib.Path(SITE_FILE),
+             pathlib.Path(SUBMITTED, 'perfect', '00_warmup.ipynb'), pathlib.Path(SUBMITTED, 'blank.ipynb'),
+             pathlib.Path(OUT, 'gradebook.csv'), pathlib.Path(SOLUTIONS, '00_warmup.ipynb'),
+             pathlib.Path(INSTRUCTOR, 'planted.txt'), pathlib.Path('/planted'), pathlib.Path('/dev/planted'),
+             pathlib.Path('/etc/ssh/planted'), pathlib.Path('/usr/planted')]:
+    try:
+        with open(path, 'a') as handle:
+            handle.write('# written by a submission\\n')
+        found.append(str(path))
+    except OSError:
+        pass
+for command in ('mount -o remount,rw /usr', 'unshare -Ur true', 'touch /usr/planted'):
+    if os.system(command + ' 2>/dev/null') == 0:
+        found.append(command)
+""" + REPORT),
+    # replace objects in its own interpreter: the comparisons, the checks, the answers' results
+    "patcher": honest("""import numpy as np
+import course_lib.checks as checks
+torch.allclose = torch.equal = lambda *args, **kwargs: True
+torch.isclose = lambda a, b, **kwargs: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+np.isclose = lambda a, b, **kwargs: np.ones(np.broadcast(a, b).shape, bool)
+torch.Tensor.__eq__ = lambda self, other: torch.ones_like(self, dtype=torch.bool)
+checks.expect_close = lambda *args, **kwargs: None
+checks.evaluate = lambda ex, answer, seed=0: checks.Result(ex.key, checks.PASSED, 'passed', ex.points, ex.points)
+checks.run_check = lambda key, answer: checks.Result(key, checks.PASSED, 'passed', 2, 2)""",
+                      mean_image="def mean_image(images, labels, label):\n    return images[:1].mean(0) * 0\n"
+                                 "check('00.1', mean_image)",
+                      binarise="def binarise(images, threshold=0.5):\n    return images * 0\ncheck('00.2', binarise)",
+                      on_fraction="def on_fraction(images, threshold=0.5):\n    return images[:, 0, 0, 0] * 0\n"
+                                  "check('00.3', on_fraction)"),
+    # forge channel messages: replies for requests not sent yet, and a patched runner and `perform`
+    "forger": honest("""import os, struct, sys
+import course_lib.checks as checks, course_lib.runner as runner
+fd = int(sys.argv[sys.argv.index('--replies') + 1])
+forged = checks.encode({'outcome': 'returned', 'value': torch.zeros(1, 3, 5), 'names': ['mean_image'], 'error': None})
+for request_id in range(1, 120):
+    runner.write_frame(fd, request_id, forged)
+checks.perform = lambda target, request: forged
+runner.write_frame = lambda fd_, request_id, payload: os.write(fd, struct.pack('>II', len(forged), request_id) + forged)""",
+                     **{name: STUB[name] for name in STUB}),
+    # exhaust memory
+    "hog": honest("""import mmap
+found = []
+try:
+    block = bytearray(3 * 2**30)
+    found.append('bytearray')
+except MemoryError:
+    pass
+try:
+    block = torch.ones(2**30)
+    found.append('tensor')
+except RuntimeError:
+    pass
+try:
+    shared = mmap.mmap(-1, 16 * 2**30)
+    found.append('mmap')
+except (OSError, MemoryError):
+    pass
+""" + REPORT),
+    # exhaust processes
+    "forkbomb": honest("""import os
+started = 0
+for _ in range(600):
+    try:
+        child = os.fork()
+    except OSError:
+        break
+    if child == 0:
+        os.execv('/bin/sleep', [INSTRUCTOR + '/sleep', '120'])  # a name that marks it as this batch's
+    started += 1
+found = started
+""" + REPORT),
+    # exhaust the disk
+    "disk": honest("""found = [0, 0]
+try:
+    with open('big', 'wb') as handle:
+        for _ in range(1024):
+            handle.write(b'x' * 2**20)
+            found[0] += 1
+except OSError:
+    pass
+try:
+    while found[1] < 2000:
+        with open(f'small{found[1]}', 'wb') as handle:
+            handle.write(b'x' * 2**20)
+        found[1] += 1
+except OSError:
+    pass
+""" + REPORT),
+    # exhaust output: print a lot, and return more than the channel carries
+    "spammer": honest("""import sys
+print('passed ' * 10**7)
+sys.stderr.write('student,00.1,00.2,00.3,total,max\\nspammer,2,1,1,4,4\\n' * 10**5)""",
+                      on_fraction="def on_fraction(images, threshold=0.5):\n    return torch.zeros(40_000_000)\n"
+                                  "check('00.3', on_fraction)"),
+    # a frame header announcing 2 GiB
+    "giant_frame": honest(after_mean="import os, struct, sys, time\n"
+                                     "os.write(int(sys.argv[sys.argv.index('--replies') + 1]), struct.pack('>II', 2**31, 2))\n"
+                                     "time.sleep(2)"),
+    # ignore the interrupt and loop
+    "ignores_interrupt": honest(after_binarise="import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                               "while True:\n    pass"),
+    # answer the public check's inputs from a table (a leaked answer key), nothing else: the grader's are secret
+    "memorizer": notebook(IMPORTS, "\n\n".join(HONEST[name].split("\n\n\ncheck(")[0] for name in HONEST).replace(
+        "mean_image", "ref_mean_image").replace("binarise", "ref_binarise").replace("on_fraction", "ref_on_fraction"),
+        """import hashlib
+import course_lib.checks as checks
+table = {}
+def key_of(args):
+    return hashlib.sha256(checks.encode(list(args))).hexdigest()
+def recording(reference):
+    def answer(*args):
+        table[key_of(args)] = reference(*args)
+        return table[key_of(args)]
+    return answer
+for key, reference in [('00.1', ref_mean_image), ('00.2', ref_binarise), ('00.3', ref_on_fraction)]:
+    checks.evaluate(checks.get(key), checks.LocalAnswer(recording(reference)), checks.PUBLIC_SEED)
+del ref_mean_image, ref_binarise, ref_on_fraction
+def lookup(*args):
+    if key_of(args) not in table:
+        raise ValueError('not in my table')
+    return table[key_of(args)]
+mean_image = binarise = on_fraction = lookup""", 'check("00.1", mean_image)', 'check("00.2", binarise)',
+        'check("00.3", on_fraction)'),
+    # the network
+    "network": honest("""import socket
+found = []
+for host, port in [('127.0.0.1', PORT), ('10.0.2.2', 80), ('1.1.1.1', 53)]:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        found.append(host)
+    except OSError:
+        pass
+""" + REPORT),
+}
 
 SUBMISSIONS = {
+    **ATTACKS,
     "blank": make_exercise(SOLUTION),
     "partly": _edit({
-        BINARISE: 'def binarise(images, threshold=0.5):\n    return (images >= threshold).float()\n\n\n'
-                  'check("00.2", binarise)',
-        ON: 'def on_fraction(images, threshold=0.5):\n    return binarise(images, threshold).mean()\n\n\n'
-            'check("00.3", on_fraction)'}),
-    "syntax_error": _edit({ON: 'def on_fraction(images, threshold=0.5)\n    return 1\n\n\ncheck("00.3", on_fraction)'}),
-    "hangs": _edit({ON: 'def on_fraction(images, threshold=0.5):\n    while True:\n        pass\n\n\n'
-                        'check("00.3", on_fraction)'}),
-    "crashes": _insert_after(BINARISE, "import os\nos.kill(os.getpid(), 9)"),
-    "exits": _edit({BINARISE: 'import sys\nsys.exit("bye")\n\n\ndef binarise(images, threshold=0.5):\n'
-                              '    return (images > threshold).float()\n\n\ncheck("00.2", binarise)'}),
-    "files": _insert_after(MEAN, (
-        "import os, shutil\n"
-        "for path in ['00_warmup.ipynb', '../solutions/00_warmup.ipynb', '../../../../../../solutions/00_warmup.ipynb',"
-        " 'files.ipynb', '../gradebook.csv']:\n"
-        "    try:\n        os.remove(path)\n    except OSError:\n        pass\n"
-        "for path in ['gradebook.csv', '../gradebook.csv', '../../../feedback.md', 'perfect.ipynb']:\n"
-        "    with open(path, 'w') as handle:\n        handle.write('files,9,9,9,99,4')\n"
-        "shutil.rmtree('..', ignore_errors=True)")),
-    "cheats": make_exercise(SOLUTION).replace(
-        "from course_lib.checks import check\\n",
-        "from course_lib.checks import check\\n"
-        "import course_lib.checks as checks\\n"
-        "from course_lib.checks import PASSED, Result\\n"
-        "def check(key, answer):\\n"
-        "    print(f'[{key}] passed (2/2).')\\n"
-        "checks.run_check = checks.evaluate = lambda *args: Result('00.1', PASSED, 'passed', 2, 2)\\n"
-        "checks.EXERCISES.clear()\\n"
-        "print('student,00.1,00.2,00.3,total,max\\\\ncheats,2,1,1,4,4')\\n"
-        "open('gradebook.csv', 'w').write('student,00.1,00.2,00.3,total,max\\\\ncheats,2,1,1,4,4\\\\n')\\n"),
+        "def binarise": 'def binarise(images, threshold=0.5):\n    return (images >= threshold).float()\n\n\n'
+                        'check("00.2", binarise)',
+        "def on_fraction": 'def on_fraction(images, threshold=0.5):\n    return binarise(images, threshold).mean()'
+                           '\n\n\ncheck("00.3", on_fraction)'}),
+    "syntax_error": honest(on_fraction='def on_fraction(images, threshold=0.5)\n    return 1\n\n\ncheck("00.3", on_fraction)'),
+    "hangs": honest(on_fraction='def on_fraction(images, threshold=0.5):\n    while True:\n        pass\n\n\n'
+                                'check("00.3", on_fraction)'),
+    "crashes": honest(after_binarise="import os\nos.kill(os.getpid(), 9)"),
+    "exits": honest(binarise='import sys\nsys.exit("bye")\n\n\ndef binarise(images, threshold=0.5):\n'
+                             '    return (images > threshold).float()\n\n\ncheck("00.2", binarise)'),
     "unreadable": "{ this is not a notebook",
+    # an honest student may alias, edit or remove the check line
+    "aliased": honest(**{name: HONEST[name].replace("check(", "verify(") for name in HONEST},
+                      after_mean="").replace("from course_lib.checks import check",
+                                             "from course_lib.checks import check as verify"),
+    "renamed": honest(mean_image=HONEST["mean_image"].replace("mean_image", "class_mean")),
+    "no_checks": honest(**{name: HONEST[name].split("\n\n\ncheck(")[0] for name in HONEST}),
+    "=HYPERLINK(1)": honest(),
+    "@sum": notebook(IMPORTS, *STUB.values()),
 }
 
 EXPECTED = """student,00.1,00.2,00.3,total,max
+'=HYPERLINK(1),2,1,1,4,4
+'@sum,0,0,0,0,4
+aliased,2,1,1,4,4
 blank,0,0,0,0,4
-cheats,0,0,0,0,4
 crashes,2,1,0,3,4
+daemon,2,1,1,4,4
+disk,2,1,1,4,4
 exits,2,0,0,2,4
-files,2,1,1,4,4
+forger,0,0,0,0,4
+forkbomb,2,1,1,4,4
+giant_frame,2,0,0,2,4
 hangs,2,1,0,3,4
-missing_check,0,1,1,2,4
+hog,2,1,1,4,4
+ignores_interrupt,2,1,0,3,4
+kills_all,2,0,0,2,4
+kills_parent,2,1,1,4,4
+memorizer,0,0,0,0,4
+missing_check,2,1,1,4,4
+network,2,1,1,4,4
+no_checks,2,1,1,4,4
 partly,2,0,0,2,4
+patcher,0,0,0,0,4
 perfect,2,1,1,4,4
+reads_solutions,0,0,0,0,4
+renamed,2,1,1,4,4
+snoop,2,1,1,4,4
+spammer,2,1,0,3,4
 syntax_error,2,1,0,3,4
 unreadable,0,0,0,0,4
+writer,2,1,1,4,4
 """
 
 
 def _digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+def _alive(namespaces: set[str], marker: str) -> list[int]:
+    """Processes (host pids) in a grading sandbox (one of these PID namespaces, and /scratch at the root: namespace
+    numbers are reused, e.g. by Chromium's sandbox) or whose command line holds `marker`."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (marker.encode() in (entry / "cmdline").read_bytes() or (
+                    os.readlink(entry / "ns" / "pid") in namespaces and (entry / "root" / "scratch").is_dir())):
+                alive.append(int(entry.name))
+        except OSError:
+            continue
+    return alive
+
+
+def _describe(pid: int) -> str:
+    proc = Path("/proc") / str(pid)
+    try:
+        return (f"{pid}: {(proc / 'cmdline').read_bytes()[:200]!r} {os.readlink(proc / 'ns' / 'pid')} "
+                f"{(proc / 'stat').read_text().rsplit(')', 1)[1].split()[:2]}")
+    except OSError as err:
+        return f"{pid}: gone ({err})"
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, sandbox_works):
     instructor = tmp_path_factory.mktemp("course")
     (instructor / "solutions").mkdir()
     (instructor / "solutions" / "00_warmup.ipynb").write_bytes(SOLUTION.read_bytes())
-    submissions = instructor / "submitted"
+    submissions, out = instructor / "submitted", instructor / "grades"
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    places = {"OUT": str(out), "SEED": str(out / ".grading" / "seed"), "SUBMITTED": str(submissions),
+              "SOLUTIONS": str(instructor / "solutions"), "INSTRUCTOR": str(instructor), "HOME": str(Path.home()),
+              "SITE_FILE": str(SITE_FILE), "PORT": str(listener.getsockname()[1])}
+    prelude = "\n".join(f"{name} = {value!r}" if name != "PORT" else f"PORT = {value}" for name, value in places.items())
     submissions.mkdir()
     for student, text in SUBMISSIONS.items():
+        if student in ATTACKS:  # the attacker knows every path (it read the grader's source and guessed well)
+            nb = nbformat.reads(text, as_version=4)
+            nb.cells.insert(1, nbformat.v4.new_code_cell(prelude))
+            text = nbformat.writes(nb)
         (submissions / f"{student}.ipynb").write_text(text)
     (submissions / "perfect").mkdir()  # a folder per student works too
     (submissions / "perfect" / "00_warmup.ipynb").write_bytes(SOLUTION.read_bytes())
     (submissions / "missing_check.ipynb").write_text(SOLUTION.read_text().replace('check(\\"00.1\\", mean_image)', ""))
     before = _digest(instructor)
-    out = instructor / "grades"
-    grades = grading.grade_folder(submissions, out, cell_timeout=CELL_TIMEOUT, timeout=120, log=lambda _: None)
-    return instructor, out, before, {g.student: g for g in grades}
+    package_before = _digest(Path(course_lib.__file__).parent)
+    namespaces: list[str] = []
+
+    class Recorded(sandbox.Sandbox):
+        def __enter__(self):
+            box = super().__enter__()
+            namespaces.append(f"pid:[{box.info.get('pid-namespace')}]")
+            return box
+
+    os.environ["COURSE_GRADER_CANARY"] = "a secret of the grader's environment"
+    started = time.monotonic()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(grading, "Sandbox", Recorded)
+            settings = grading.Settings(cell_timeout=CELL_TIMEOUT, timeout=120, limits=LIMITS)
+            grades = grading.grade_folder(submissions, out, settings=settings, jobs=2, log=lambda _: None)
+    finally:
+        del os.environ["COURSE_GRADER_CANARY"]
+    seconds = time.monotonic() - started
+    gradebook = (out / "gradebook.csv").read_bytes()
+    time.sleep(1.5)  # a surviving daemon would write within 0.1 s
+    try:
+        connection = listener.accept()
+    except BlockingIOError:
+        connection = None
+    listener.close()
+    yield {"instructor": instructor, "out": out, "before": before, "package_before": package_before,
+           "grades": {g.student: g for g in grades}, "namespaces": namespaces, "gradebook": gradebook,
+           "connection": connection, "seconds": seconds, "submissions": submissions}
+    if SITE_FILE.exists():  # only if the defence failed; never leave it behind
+        SITE_FILE.unlink()
 
 
 def test_gradebook_is_exactly_as_expected(graded):
-    _, out, _, _ = graded
-    assert (out / "gradebook.csv").read_text() == EXPECTED
+    assert (graded["out"] / "gradebook.csv").read_text() == EXPECTED
 
 
-def test_the_instructors_folder_is_unchanged_apart_from_the_outputs(graded):
-    instructor, _, before, _ = graded
-    after = {path: digest for path, digest in _digest(instructor).items() if not path.startswith("grades/")}
-    assert after == before
+def test_no_process_of_the_batch_is_alive_and_nothing_wrote_the_gradebook_afterwards(graded):
+    assert len(graded["namespaces"]) == len(SUBMISSIONS) + 2 - 1  # every readable submission had its own sandbox
+    alive = _alive(set(graded["namespaces"]), str(graded["instructor"]))  # daemons name it, sleepers too
+    assert alive == [], [_describe(pid) for pid in alive]
+    assert (graded["out"] / "gradebook.csv").read_bytes() == graded["gradebook"]
+
+
+def test_every_file_it_was_given_and_the_course_package_are_unchanged(graded):
+    after = {path: digest for path, digest in _digest(graded["instructor"]).items() if not path.startswith("grades/")}
+    assert after == graded["before"]
+    assert _digest(Path(course_lib.__file__).parent) == graded["package_before"]
+    assert not SITE_FILE.exists()
+
+
+def test_the_output_folder_holds_only_the_graders_outputs(graded):
+    out = graded["out"]
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    students = sorted(SUBMISSIONS) + ["missing_check", "perfect"]
+    assert [n for n in names if n.startswith("feedback/")] == sorted(f"feedback/{s}.md" for s in students)
+    assert [n for n in names if not n.startswith(("feedback/", ".grading/graded/"))] == [".grading/seed",
+                                                                                          "gradebook.csv"]
+    assert len([n for n in names if n.startswith(".grading/graded/")]) == len(students)
+
+
+def _feedback(graded, student: str) -> str:
+    return (graded["out"] / "feedback" / f"{student}.md").read_text()
+
+
+def _report(graded, student: str) -> str:
+    """What the attack said it achieved (its REPORT error in the feedback's notes)."""
+    text = _feedback(graded, student)
+    return text[text.index("REPORT ") + len("REPORT "):].split("\n")[0]
+
+
+def test_each_attack_achieved_nothing(graded):
+    assert _report(graded, "snoop") == "[]"
+    assert _report(graded, "writer") == "[]"
+    assert _report(graded, "hog") == "[]"
+    assert _report(graded, "network") == "[]" and graded["connection"] is None
+    assert int(_report(graded, "forkbomb")) < LIMITS.processes
+    big, small = json.loads(_report(graded, "disk"))
+    assert big < 64 and big + small <= 64  # MiB: the sandbox's disk limit
+    assert "is not defined" in _feedback(graded, "reads_solutions")
+    seed = (graded["out"] / ".grading" / "seed").read_text()
+    assert not any(seed in _feedback(graded, student) for student in SUBMISSIONS)
+    assert str(graded["submissions"]) not in "".join(_feedback(graded, s) for s in SUBMISSIONS)
 
 
 def test_every_student_gets_a_feedback_file_with_the_reasons(graded):
-    _, out, _, grades = graded
-    with open(out / "gradebook.csv") as handle:
-        students = [row["student"] for row in csv.DictReader(handle)]
-    assert sorted(p.stem for p in (out / "feedback").glob("*.md")) == students
-
     def feedback(student):
-        return (out / "feedback" / f"{student}.md").read_text()
+        return _feedback(graded, student)
 
+    with open(graded["out"] / "gradebook.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == len(SUBMISSIONS) + 2
     assert "4/4 points" in feedback("perfect") and "passed" in feedback("perfect")
     assert "not done yet" in feedback("blank")
     assert "tried:" in feedback("partly") and "expected:" in feedback("partly") and "got:" in feedback("partly")
     assert "SyntaxError" in feedback("syntax_error")
     assert f"did not finish within {CELL_TIMEOUT} s" in feedback("hangs")
-    assert f"ran longer than {CELL_TIMEOUT} s and was stopped" in feedback("hangs")
-    assert "the kernel died" in feedback("crashes")
+    assert "the kernel died" in feedback("crashes") and "the kernel died" in feedback("kills_all")
     assert "SystemExit" in feedback("exits")
     assert "could not be read" in feedback("unreadable")
-    assert "check line" in feedback("missing_check") and "is missing" in feedback("missing_check")
-    assert "replaced" in feedback("cheats") and "grader's own copy" in feedback("cheats")
-    assert "not done yet" in feedback("cheats")
+    assert "was changed or removed" in feedback("missing_check") and "4/4 points" in feedback("missing_check")
+    assert "was changed or removed" in feedback("aliased") and "was changed or removed" in feedback("no_checks")
+    assert "`mean_image` is not defined; the grader checked `class_mean`" in feedback("renamed")
+    assert f"ran longer than {CELL_TIMEOUT} s" in feedback("ignores_interrupt")
+    assert "did not respond" in feedback("ignores_interrupt")
+    assert "more than the limit" in feedback("giant_frame")
+    assert "a result made of tensors" in feedback("spammer")
+    assert "not right yet" in feedback("patcher") and "not done yet" not in feedback("patcher")
+    assert "WITHOUT a sandbox" not in feedback("perfect")
 
 
-def test_the_per_submission_time_limit_stops_a_slow_notebook(tmp_path):
+def test_the_batch_graded_two_at_a_time(graded):
+    print(f"graded {len(SUBMISSIONS) + 2} submissions in {graded['seconds']:.0f} s")
+
+
+WRONG_MEAN = "def mean_image(images, labels, label):\n    return images.mean(dim=0)\n\n\ncheck('00.1', mean_image)"
+
+
+def _tiny_batch(folder: Path, students: list[str]) -> Path:
+    """Honest submissions, except one called "wrong" whose mean image ignores the label."""
+    submissions = folder / "in"
+    submissions.mkdir()
+    for student in students:
+        (submissions / f"{student}.ipynb").write_text(honest(mean_image=WRONG_MEAN) if student == "wrong" else honest())
+    return submissions
+
+
+def test_ctrl_c_keeps_what_was_graded_and_resume_grades_only_the_rest(tmp_path, sandbox_works):
+    submissions = _tiny_batch(tmp_path, ["a", "wrong"])
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "course_lib.grading", str(submissions), "--out", str(out), "--jobs", "1",
+               "--cell-timeout", "30", "--memory", "2047M"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    grader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = grader.stdout.readline() + grader.stdout.readline()  # the plan, then the first graded student
+    grader.send_signal(signal.SIGINT)
+    _, err = grader.communicate(timeout=120)
+    assert "a: 4/4" in first and grader.returncode == 130 and "--resume" in err
+    assert not (out / "gradebook.csv").exists() and len(list((out / ".grading" / "graded").glob("*.json"))) >= 1
+    assert _runners(memory=2047 * 2**20) == []
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "grading 1 of 2" in resumed.stdout
+    gradebook = (out / "gradebook.csv").read_text()
+    assert gradebook == "student,00.1,00.2,00.3,total,max\na,2,1,1,4,4\nwrong,0,1,1,2,4\n"
+    feedback = (out / "feedback" / "wrong.md").read_bytes()
+    assert b"with " in feedback and b" at index " in feedback  # values drawn from the run's secret seed
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)  # all of it, same seed
+    assert again.returncode == 0 and "grading 2 of 2" in again.stdout
+    assert (out / "gradebook.csv").read_text() == gradebook and (out / "feedback" / "wrong.md").read_bytes() == feedback
+
+
+def _runners(memory: int) -> list[int]:
+    """Runner processes (host pids) started with this memory limit: a marker of one test's sandboxes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            line = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"course_lib.runner" in line and str(memory).encode() in line:
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_per_submission_time_limit_stops_a_slow_notebook(tmp_path, sandbox_works):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import time\nfrom course_lib.checks import check\ndef binarise(x, t=0.5):\n"
                                   "    return (x > t).float()\ncheck('00.2', binarise)"),
@@ -150,9 +567,28 @@ def test_the_per_submission_time_limit_stops_a_slow_notebook(tmp_path):
     ])
     (tmp_path / "in").mkdir()
     nbformat.write(nb, tmp_path / "in" / "slow.ipynb")
-    [grade] = grading.grade_folder(tmp_path / "in", tmp_path / "out", cell_timeout=5, timeout=3, log=lambda _: None)
+    settings = grading.Settings(cell_timeout=5, timeout=3, limits=LIMITS)
+    [grade] = grading.grade_folder(tmp_path / "in", tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
     assert [grade.results[key][1] for key in ("00.1", "00.2", "00.3")] == [0, 1, 0]
     assert "ran longer than 3 s in total" in grade.results["00.1"][2]
+
+
+def test_without_a_sandbox_the_gradebook_and_every_feedback_file_say_so(tmp_path):
+    submissions = _tiny_batch(tmp_path, ["a"])
+    settings = grading.Settings(cell_timeout=30, limits=LIMITS, sandbox=False)
+    grading.grade_folder(submissions, tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
+    rows = list(csv.reader((tmp_path / "out" / "gradebook.csv").open()))
+    assert rows[0][-1] == "note" and rows[1][:6] == ["a", "2", "1", "1", "4", "4"] and "WITHOUT a sandbox" in rows[1][-1]
+    assert "WITHOUT a sandbox" in (tmp_path / "out" / "feedback" / "a.md").read_text()
+
+
+def test_where_no_sandbox_can_start_the_grader_refuses_and_says_how_to_get_one(tmp_path, monkeypatch, capsys):
+    _tiny_batch(tmp_path, ["a"])
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    assert grading.main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "bwrap is not installed" in err and "apt-get install bubblewrap" in err and "--no-sandbox" in err
+    assert not (tmp_path / "out" / "gradebook.csv").exists()
 
 
 def test_split_checks_removes_only_top_level_check_lines():
@@ -160,6 +596,21 @@ def test_split_checks_removes_only_top_level_check_lines():
     kept, found = grading.split_checks(source)
     assert found == [("02.1", "f")]
     assert kept == 'x = 1\n    check("02.2", g)\ny = check("02.3", h)'
+
+
+def test_the_plan_grades_each_exercise_after_its_check_line_or_after_its_answers_last_definition():
+    sources = ["import torch", "def mean_image(a, b, c):\n    return 1", 'check("00.2", binarise)',
+               "%time x = 1\ndef on_fraction(x, t=0.5):\n    return 2", "on_fraction = lambda x, t=0.5: 3", "print()"]
+    steps = grading.plan(sources, ["00.1", "00.2", "00.3"])
+    graded = [(s.key, s.index, s.names, bool(s.note)) for s in steps if s.key]
+    assert graded == [("00.1", 1, ("mean_image",), True), ("00.2", 2, ("binarise",), False),
+                      ("00.3", 4, ("on_fraction",), True)]
+    assert [s.source for s in steps if s.key is None][2] == ""
+
+
+def test_a_name_that_a_spreadsheet_would_run_is_written_as_text():
+    assert [grading.safe_cell(n) for n in ["=1+1", "+1", "-1", "@A1", "\tx", "\rx", "ana", "-"]] == \
+        ["'=1+1", "'+1", "'-1", "'@A1", "'\tx", "'\rx", "ana", "'-"]
 
 
 def test_cli_rejects_an_output_folder_inside_the_submissions(tmp_path):

@@ -1,0 +1,498 @@
+"""A sandbox for one submission: bubblewrap around course_lib.runner, and the channel to talk to it.
+
+What the code inside gets (bubblewrap, https://github.com/containers/bubblewrap, what Flatpak uses):
+- its own user, PID, IPC, UTS, cgroup and network namespaces: it sees and signals only its own processes, has no
+  network, and every process it starts dies when the sandbox is closed (the namespace's first process is killed);
+- a file system that is read-only and holds only what running a notebook needs: /usr and /etc (minus the password
+  and SSH files), this Python and its packages, the course_lib package folder, the pretrained checkpoints and the
+  data folders. The solutions, the tests, the submissions, the grader's output and secrets, home folders and
+  everything else are simply absent (a hidden path inside a visible one gets an empty tmpfs over it);
+- one writable place, its scratch folder /scratch (also $HOME and /tmp), a tmpfs capped at the disk limit;
+- resource limits: RLIMIT_DATA (memory), RLIMIT_FSIZE, RLIMIT_NPROC for a non-root grader, a generous
+  RLIMIT_AS against shared-memory tricks, and, where this user may create cgroups (v1, or v2 with the memory and
+  pids controllers delegated), a memory and a process cap for the whole sandbox;
+- a clean environment (--clearenv) and no terminal (--new-session).
+
+The grader talks to the runner over two pipes with length-prefixed frames (see course_lib.runner) and never
+believes more than the plain data it reads back; a frame that is oversized or malformed ends the sandbox.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import selectors
+import shutil
+import signal
+import site
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from course_lib import checks
+from course_lib.runner import FRAME
+
+GiB, MiB = 2**30, 2**20
+INSTALL_HELP = """\
+Grading runs each submission in a bubblewrap sandbox, and none can start here ({why}).
+- Debian/Ubuntu: sudo apt-get install bubblewrap   (Fedora: sudo dnf install bubblewrap; Arch: pacman -S bubblewrap)
+- If bwrap is installed but fails, unprivileged user namespaces are off: on Ubuntu 24.04 and later run
+  sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0, on older Debian
+  sudo sysctl kernel.unprivileged_userns_clone=1.
+- macOS or Windows: grade inside a Linux VM (WSL 2 on Windows; a Lima, Multipass or UTM VM on macOS), or a container
+  allowed to create namespaces, e.g.
+  docker run --rm -it --security-opt seccomp=unconfined --security-opt apparmor=unconfined -v "$PWD":/course \\
+      -w /course python:3.11 bash -c "apt-get update && apt-get install -y bubblewrap && pip install -e . && \\
+      python -m course_lib.grading submitted/ --out grades/"
+- Or, knowing that submissions then run with all of your rights, pass --no-sandbox."""
+DIED = "the kernel died (os._exit, os.kill, a crash, or running out of memory)"
+ADDRESS_SLACK = 6 * GiB  # RLIMIT_AS above the memory limit: torch's libraries alone map about 3 GiB
+MASKED_ETC = ["shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "ssh", "ssl/private"]
+
+
+class SandboxUnavailable(RuntimeError):
+    """No sandbox can start on this machine; the message says how to get one."""
+
+
+class SandboxStopped(Exception):
+    """The sandbox ended, or sent something that is not a well-formed frame; `str()` says which."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandbox may use. memory: bytes of private memory per process (and of the whole sandbox where a
+    cgroup is available); processes: tasks (processes and threads); disk: bytes its tmpfs holds; reply: bytes per
+    message back to the grader; threads: the math libraries' threads."""
+
+    memory: int = 4 * GiB
+    processes: int = 256
+    disk: int = 512 * MiB
+    reply: int = checks.MAX_MESSAGE
+    threads: int = 1
+
+
+def visible_paths() -> list[Path]:
+    """The host folders the sandbox sees read-only, besides /usr and /etc: Python, packages, course, data."""
+    from course_lib import pretrained
+
+    paths = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).resolve().parent]
+    paths += [Path(p) for p in site.getsitepackages() + [site.getusersitepackages()] if p in sys.path]
+    paths += [Path(checks.__file__).parent, Path(pretrained.FOLDER)] + ([_data_dir()] if _data_dir() else [])
+    found: list[Path] = []
+    for path in (p.resolve() for p in paths if p.exists()):
+        if not any(path.is_relative_to(seen) for seen in found):
+            found = [seen for seen in found if not seen.is_relative_to(path)] + [path]
+    return [p for p in found if not p.is_relative_to("/usr") and not p.is_relative_to("/etc")]
+
+
+def bwrap_argv(limits: Limits, hidden: list[Path], files: dict[str, int]) -> list[str]:
+    """The bubblewrap command line up to the command; `files`: sandbox path -> host fd whose bytes it copies."""
+    argv = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    argv += ["--disable-userns"] if _bwrap_supports("--disable-userns") else []  # bubblewrap 0.8 and later
+    size = (lambda n: ["--size", str(n)]) if _bwrap_supports("--size") else (lambda n: [])  # 0.7 and later
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        if host.is_symlink():
+            argv += ["--symlink", os.readlink(host), str(host)]
+        elif host.is_dir():
+            argv += ["--ro-bind", str(host), str(host)]
+    for name in MASKED_ETC:
+        path = Path("/etc") / name
+        if path.is_dir():
+            argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
+        elif path.exists():
+            argv += ["--ro-bind", "/dev/null", str(path)]
+    visible = visible_paths()
+    for path in visible:
+        argv += ["--ro-bind", str(path), str(path)]
+    for path in (p.resolve() for p in hidden):
+        if any(path.is_relative_to(v) for v in visible + [Path("/usr"), Path("/etc")]) and path.exists():
+            argv += ["--tmpfs", str(path), "--remount-ro", str(path)] if path.is_dir() else \
+                ["--ro-bind", "/dev/null", str(path)]
+    argv += ["--proc", "/proc", "--dev", "/dev", *size(64 * MiB), "--tmpfs", "/dev/shm", *size(limits.disk),
+             "--tmpfs", "/scratch", "--dir", "/scratch/tmp", "--symlink", "/scratch/tmp", "/tmp", "--chdir", "/scratch"]
+    for path, fd in files.items():
+        argv += ["--file", str(fd), path]
+    return argv + ["--remount-ro", "/dev", "--remount-ro", "/"]  # only /scratch and /dev/shm stay writable
+
+
+def runner_env(limits: Limits, fast: bool, scratch: str) -> dict[str, str]:
+    """The environment inside: nothing of the grader's but what the course needs."""
+    threads = str(max(1, limits.threads))
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": scratch,
+           "TMPDIR": f"{scratch}/tmp", "IPYTHONDIR": f"{scratch}/.ipython", "LANG": "C.UTF-8",
+           "PYTHONPATH": str(Path(checks.__file__).parent.parent), "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "COURSE_FAST": "1" if fast else "0",
+           "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    data_dir = _data_dir()
+    if data_dir is not None:
+        env["COURSE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def _data_dir() -> Path | None:
+    """The grader's data folder, which the sandbox reads: $COURSE_DATA_DIR, else the per-user cache if it exists."""
+    from course_lib import data
+
+    if os.environ.get("COURSE_DATA_DIR"):
+        return Path(os.environ["COURSE_DATA_DIR"]).expanduser()
+    return data.cache_dir() if data.cache_dir().is_dir() else None
+
+
+def check_available() -> None:
+    """Raise SandboxUnavailable, saying how to get one, unless a bubblewrap sandbox starts here."""
+    if sys.platform != "linux":
+        raise SandboxUnavailable(INSTALL_HELP.format(why=f"this is {sys.platform}, and bubblewrap needs Linux"))
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable(INSTALL_HELP.format(why="the program bwrap is not installed"))
+    argv = bwrap_argv(Limits(), [], {}) + [sys.executable, "-c", "pass"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise SandboxUnavailable(INSTALL_HELP.format(why=f"bwrap failed: {err}")) from None
+    if done.returncode != 0:
+        why = " ".join(done.stderr.split())[:300] or f"exit status {done.returncode}"
+        raise SandboxUnavailable(INSTALL_HELP.format(why=f"bwrap says: {why}"))
+
+
+class Cgroup:
+    """A cgroup (v1 or v2) with a memory and a process cap for one sandbox, where this user may create one."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.dirs: list[Path] = []
+        own = dict(line.split(":", 2)[1:] for line in Path("/proc/self/cgroup").read_text().splitlines())
+        root = Path("/sys/fs/cgroup")
+        try:
+            if "" in own and (root / "cgroup.controllers").exists():  # v2, with memory and pids delegated to us
+                parent = root / own[""].lstrip("/")
+                if {"memory", "pids"} <= set((parent / "cgroup.subtree_control").read_text().split()):
+                    self._make(parent / name, {"memory.max": limits.memory, "memory.swap.max": 0,
+                                               "pids.max": limits.processes})
+            elif "memory" in own and "pids" in own:  # v1: one hierarchy per controller
+                self._make(root / "memory" / own["memory"].lstrip("/") / name,
+                           {"memory.limit_in_bytes": limits.memory})
+                self._make(root / "pids" / own["pids"].lstrip("/") / name, {"pids.max": limits.processes})
+        except OSError:
+            self.remove()
+            self.dirs = []
+
+    def _make(self, path: Path, settings: dict[str, int]) -> None:
+        path.mkdir()
+        self.dirs.append(path)
+        for key, value in settings.items():
+            if (path / key).exists():
+                (path / key).write_text(str(value))
+
+    def add(self, pid: int) -> None:
+        for path in self.dirs:
+            (path / "cgroup.procs").write_text(str(pid))
+
+    def pids(self) -> list[int]:
+        return [int(p) for path in self.dirs for p in (path / "cgroup.procs").read_text().split()]
+
+    def remove(self) -> None:
+        for path in self.dirs:
+            for _ in range(200):  # the kernel empties it a moment after the last process is reaped
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+
+
+class Sandbox:
+    """One submission's runner, in bubblewrap (or, with sandbox=False, as a plain process group).
+
+    Use as a context manager: entering starts it and waits until it is ready, leaving kills every process in it.
+    hidden: host paths that must stay invisible even where they lie inside a folder the sandbox sees;
+    notebook: copied into the scratch folder.
+    """
+
+    def __init__(self, limits: Limits, *, fast: bool = True, hidden: list[Path] = (), notebook: Path | None = None,
+                 sandbox: bool = True, start_timeout: float = 120) -> None:
+        self.limits, self.fast, self.hidden, self.notebook = limits, fast, list(hidden), notebook
+        self.sandbox, self.start_timeout = sandbox, start_timeout
+        self.process: subprocess.Popen | None = None
+        self.init_pid = self.runner_pid = 0
+        self.info: dict = {}  # what bubblewrap says about the sandbox: its first process, its namespaces
+        self.cgroup: Cgroup | None = None
+        self._next_id, self._buffer, self._scratch = 0, b"", None
+
+    # ---- starting and stopping ----
+
+    def __enter__(self) -> "Sandbox":
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        requests_r, self._requests = os.pipe()
+        self._replies, replies_w = os.pipe()
+        passed = [requests_r, replies_w]
+        try:
+            argv, env, cwd = (self._bwrap if self.sandbox else self._plain)(requests_r, replies_w, passed)
+            self.process = subprocess.Popen(
+                argv, pass_fds=passed, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE if self.sandbox else subprocess.DEVNULL, env=env, cwd=cwd,
+                start_new_session=not self.sandbox)
+        finally:
+            for fd in passed:
+                os.close(fd)
+        if self.sandbox:
+            self._admit()
+        else:
+            self.init_pid = self.runner_pid = self.process.pid
+        try:
+            message = self._read(time.monotonic() + self.start_timeout)[1]
+        except SandboxStopped:
+            message = None
+            self.process.wait(timeout=30)
+        if message is None or message.get("op") != "ready":
+            raise SandboxStopped(self._why_not_ready())
+        if self.sandbox:
+            self.runner_pid = _first_child(self.init_pid)
+
+    def _runner_argv(self, requests: int, replies: int) -> list[str]:
+        processes = 0 if getattr(os, "geteuid", lambda: 0)() == 0 else _own_processes() + self.limits.processes
+        return [sys.executable, "-m", "course_lib.runner", "--requests", str(requests), "--replies", str(replies),
+                "--reply-limit", str(self.limits.reply), "--memory", str(self.limits.memory),
+                "--disk", str(self.limits.disk), "--processes", str(processes),
+                "--address-space", str(self.limits.memory + ADDRESS_SLACK)]
+
+    def _plain(self, requests: int, replies: int, passed: list[int]) -> tuple[list[str], dict, Path]:
+        """--no-sandbox: the runner in a scratch folder of its own, with the same limits and environment."""
+        import tempfile
+
+        self._scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
+        (self._scratch / "tmp").mkdir()
+        if self.notebook:
+            shutil.copyfile(self.notebook, self._scratch / self.notebook.name)
+        return (self._runner_argv(requests, replies), runner_env(self.limits, self.fast, str(self._scratch)),
+                self._scratch)
+
+    def _bwrap(self, requests: int, replies: int, passed: list[int]) -> tuple[list[str], None, None]:
+        files = {f"/scratch/.cache/matplotlib/{path.name}": path for path in _font_lists()}
+        if self.notebook:
+            files[f"/scratch/{self.notebook.name}"] = self.notebook
+        files = {inside: _memory_file(path.read_bytes()) for inside, path in files.items()}  # no host file inside
+        self._info, info_w = os.pipe()
+        block_r, self._block = os.pipe()
+        argv = bwrap_argv(self.limits, self.hidden, files) + ["--info-fd", str(info_w), "--block-fd", str(block_r)]
+        argv += ["--clearenv"] + [a for k, v in runner_env(self.limits, self.fast, "/scratch").items()
+                                  for a in ("--setenv", k, v)]
+        options = _memory_file(b"".join(a.encode() + b"\0" for a in argv[1:]))  # kept off its /proc/1/cmdline
+        passed += [*files.values(), info_w, block_r, options]
+        return ["bwrap", "--args", str(options), "--", *self._runner_argv(requests, replies)], None, None
+
+    def _admit(self) -> None:
+        """Learn the sandbox's first process from bwrap, put it in a fresh cgroup, then let the sandbox go on."""
+        info = b""
+        with os.fdopen(self._info, "rb", buffering=0) as stream:
+            while not self.init_pid and (chunk := stream.read(4096)):
+                info += chunk
+                try:
+                    self.info = json.loads(info)
+                    self.init_pid = int(self.info["child-pid"])
+                except (ValueError, KeyError):
+                    continue
+        try:
+            if not self.init_pid:
+                raise OSError("bwrap said nothing")
+            self.cgroup = Cgroup(f"course-grade-{os.getpid()}-{self.init_pid}", self.limits)
+            try:
+                self.cgroup.add(self.init_pid)
+            except OSError:
+                self.cgroup.remove()
+                self.cgroup = None
+            os.write(self._block, b"go")
+        except OSError:  # bwrap has already given up
+            self.process.wait(timeout=30)
+            raise SandboxStopped(self._why_not_ready()) from None
+        finally:
+            os.close(self._block)
+
+    def _why_not_ready(self) -> str:
+        if self.process is not None and self.process.poll() is not None and self.process.stderr is not None:
+            said = " ".join(self.process.stderr.read(2000).decode(errors="replace").split())
+            return f"the sandbox did not start ({said or 'exit status ' + str(self.process.returncode)})"
+        return "the runner did not become ready"
+
+    def kill(self) -> None:
+        """Kill every process of the sandbox now; safe from any thread (`close` then cleans up)."""
+        process = self.process
+        if process is not None:
+            if self.init_pid:
+                _kill(self.init_pid if self.sandbox else -self.init_pid)
+            _kill(process.pid)
+
+    def close(self) -> None:
+        """Kill every process of the sandbox and wait for it; idempotent."""
+        if self.process is None:
+            return
+        self.kill()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        for fd in (self._requests, self._replies):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.cgroup is not None:
+            for pid in self.cgroup.pids():  # none: the namespace's processes died with its first one
+                _kill(pid)
+            self.cgroup.remove()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        self.process = None
+
+    # ---- talking to the runner ----
+
+    def request(self, message: dict, timeout: float) -> dict | None:
+        """Send `message`, return the runner's reply, or None if none came within `timeout` seconds.
+
+        Raises SandboxStopped if the runner ended or broke the protocol. Replies to earlier requests (which had
+        timed out) are skipped.
+        """
+        if not (_running(self.runner_pid) if self.sandbox else self.process.poll() is None):  # not a child it forked
+            raise SandboxStopped(DIED)
+        self._next_id += 1
+        payload = checks.encode(message)
+        deadline = time.monotonic() + timeout
+        self._send(FRAME.pack(len(payload), self._next_id) + payload, deadline)
+        return self.wait(deadline - time.monotonic())
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        """Write a whole frame, or raise SandboxStopped: a runner that stops reading must not block the grader."""
+        view = memoryview(data)
+        os.set_blocking(self._requests, False)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._requests, selectors.EVENT_WRITE)
+            while view:
+                if not selector.select(max(0.0, deadline - time.monotonic())):
+                    raise SandboxStopped("the kernel stopped reading the grader's requests")
+                try:
+                    view = view[os.write(self._requests, view):]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    raise SandboxStopped(DIED) from None
+
+    def wait(self, timeout: float) -> dict | None:
+        """The reply to the last request, waiting at most `timeout` seconds; None if it did not come."""
+        deadline = time.monotonic() + timeout
+        while True:
+            request_id, reply = self._read(deadline)
+            if reply is None or request_id == self._next_id:
+                return reply
+
+    def interrupt(self) -> None:
+        """Ask the runner to stop what it is doing (SIGINT, like Jupyter's interrupt button)."""
+        if self.runner_pid:
+            _kill(self.runner_pid, signal.SIGINT)
+
+    def _read(self, deadline: float) -> tuple[int, dict | None]:
+        """The next frame as (id, message), or (0, None) at the deadline; SandboxStopped on EOF or a bad frame."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._replies, selectors.EVENT_READ)
+            while True:
+                if len(self._buffer) >= FRAME.size:
+                    size, request_id = FRAME.unpack(self._buffer[:FRAME.size])
+                    if size > self.limits.reply:
+                        raise SandboxStopped(f"the sandbox sent a message of {size:,} bytes, more than the limit "
+                                             f"of {self.limits.reply:,}")
+                    if len(self._buffer) >= FRAME.size + size:
+                        payload = self._buffer[FRAME.size:FRAME.size + size]
+                        self._buffer = self._buffer[FRAME.size + size:]
+                        try:
+                            message = checks.decode(payload, limit=self.limits.reply)
+                        except checks.ChannelError as err:
+                            raise SandboxStopped(f"the sandbox sent an unreadable message ({err})") from None
+                        if not isinstance(message, dict):
+                            raise SandboxStopped("the sandbox sent a message that is not a record")
+                        return request_id, message
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    return 0, None
+                chunk = os.read(self._replies, 1 << 20)
+                if not chunk:
+                    raise SandboxStopped(DIED)
+                self._buffer += chunk
+
+
+@functools.lru_cache(maxsize=None)
+def _bwrap_supports(option: str) -> bool:
+    try:
+        return option in subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _first_child(pid: int) -> int:
+    """The host pid of process `pid`'s child (the runner, the only child of the sandbox's first process)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                return int(entry.name)
+        except (OSError, IndexError, ValueError):
+            continue
+    raise SandboxStopped("the runner's process could not be found")
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` (Linux) exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _own_processes() -> int:
+    """How many processes and threads this user runs now (RLIMIT_NPROC counts them all, on the whole machine)."""
+    uid, count = os.getuid(), 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                count += len(os.listdir(entry / "task"))
+        except OSError:
+            continue
+    return count
+
+
+def _memory_file(content: bytes) -> int:
+    """A file descriptor of an anonymous in-memory file holding `content` (reopening it reaches only the copy)."""
+    fd = os.memfd_create("course-grade")
+    with open(fd, "wb", closefd=False) as handle:
+        handle.write(content)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _font_lists() -> list[Path]:
+    """Matplotlib's font cache of this user, copied into each sandbox so that it is not rebuilt every time."""
+    try:
+        import matplotlib
+        return sorted(Path(matplotlib.get_cachedir()).glob("fontlist-*.json"))
+    except Exception:
+        return []
