@@ -138,8 +138,9 @@ def leaks(code: str, text: str) -> list[str]:
     found = sorted(f for f in _fragments(code) if len(f) >= FRAGMENT and f in squashed)
     solution = _tokens("\n".join(line.split("#")[0] for line in code.split("\n")))
     named = set(_tokens(text))
-    if solution and sum(t in named for t in solution) / len(solution) >= OVERLAP:
-        found.append(f"{sum(t in named for t in solution)} of the solution's {len(solution)} tokens")
+    shared = sum(t in named for t in solution)
+    if solution and shared / len(solution) >= OVERLAP:
+        found.append(f"{shared} of the solution's {len(solution)} tokens")
     return found
 
 
@@ -152,8 +153,8 @@ def make_exercise(solution: Path) -> str:
         if cell.cell_type == "code":
             where = f"{solution}: cell {index} (id {cell['id']})"
             for hint, code in solution_regions(cell.source, where):
-                if leaks(code, hint):
-                    raise MarkerError(f"{where}: the hint repeats the solution ({'; '.join(leaks(code, hint))}); "
+                if found := leaks(code, hint):
+                    raise MarkerError(f"{where}: the hint repeats the solution ({'; '.join(found)}); "
                                       "say what to think about, not the code.")
             cell.source = blank_source(cell.source, where, checked_key(cell.source))
             cell.outputs, cell.execution_count = [], None
