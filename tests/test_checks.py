@@ -433,16 +433,6 @@ def test_notebook_01_02_check_messages_say_what_went_wrong():
     assert "held_out" in on_train.message
     no_clamp = checks.run_check("02.4", NOTEBOOK_02["02.4"][1][0])
     assert "clamp" in no_clamp.message
-    assert "natural logarithm" in checks.run_check("02.5", NOTEBOOK_02["02.5"][1][0]).message
-    assert "too large for a float" in checks.run_check("02.5", NOTEBOOK_02["02.5"][1][2]).message
-    assert "shares of the points" in checks.run_check("02.6", NOTEBOOK_02["02.6"][1][0]).message
-    assert "not one for the whole image" in checks.run_check("02.7", _pooled_correlation).message
-    assert "width axis" in checks.run_check("02.7", NOTEBOOK_02["02.7"][1][1]).message
-    assert "0/0 is NaN" in checks.run_check("02.7", NOTEBOOK_02["02.7"][1][4]).message
-    assert "compared with itself" in checks.run_check("02.7", NOTEBOOK_02["02.7"][1][5]).message
-    assert "not a count" in checks.run_check("02.8", NOTEBOOK_02["02.8"][1][1]).message
-    assert "squared distances" in checks.run_check("01.4", NOTEBOOK_01["01.4"][1][0]).message
-    assert "not with the samples" in checks.run_check("01.4", NOTEBOOK_01["01.4"][1][1]).message
 
 
 # ---- notebooks 03 and 04: representation learning, the autoencoder ----
@@ -562,12 +552,6 @@ def test_notebook_03_04_check_messages_say_what_went_wrong():
     assert "trainable numbers" in checks.run_check("04.1", NOTEBOOKS_03_04["04.1"][1][1]).message
     assert "do not average" in checks.run_check("04.2", NOTEBOOKS_03_04["04.2"][1][0]).message
     assert "overflows" in checks.run_check("04.2", NOTEBOOKS_03_04["04.2"][1][1]).message
-    assert "Off by one" in checks.run_check("03.3", NOTEBOOKS_03_04["03.3"][1][0]).message
-    assert "SQUARE" in checks.run_check("03.3", NOTEBOOKS_03_04["03.3"][1][1]).message
-    assert "outside it" in checks.run_check("04.4", NOTEBOOKS_03_04["04.4"][1][0]).message
-    assert "training codes" in checks.run_check("04.4", NOTEBOOKS_03_04["04.4"][1][2]).message
-    assert "independently" in checks.run_check("04.4", NOTEBOOKS_03_04["04.4"][1][5]).message
-    assert "TEST points" in checks.run_check("04.5", NOTEBOOKS_03_04["04.5"][1][1]).message
 
 
 @pytest.mark.parametrize("seed", [checks.PUBLIC_SEED, 1, 2])
@@ -635,8 +619,6 @@ def test_notebook_05_check_messages_say_what_went_wrong():
     assert "grad_fn" in detached.message
     underflow = checks.run_check("05.4", NOTEBOOK_05["05.4"][1][1])
     assert "logsumexp" in underflow.message
-    assert "its exponential" in checks.run_check("05.5", NOTEBOOK_05["05.5"][1][0]).message
-    assert "0 · log 0" in checks.run_check("05.5", NOTEBOOK_05["05.5"][1][1]).message
 
 
 # ---- notebook 06: faces, morphing and attribute vectors ----
@@ -690,13 +672,29 @@ def test_notebook_06_check_messages_say_what_went_wrong():
     assert "sign" in checks.run_check("06.1", NOTEBOOK_06["06.1"][1][0]).message
     assert "straight line" in checks.run_check("06.2", NOTEBOOK_06["06.2"][1][0]).message
     assert "(n, k, d)" in checks.run_check("06.3", NOTEBOOK_06["06.3"][1][0]).message
-    assert "with itself" in checks.run_check("06.4", NOTEBOOK_06["06.4"][1][0]).message
-    assert "Euclidean" in checks.run_check("06.4", NOTEBOOK_06["06.4"][1][2]).message
 
 
 # ---- every lesson exercise: the reference passes, a stub is not done, each wrong answer fails ---------------------
 
 ANSWERS = {**NOTEBOOK_01, **NOTEBOOK_02, **NOTEBOOKS_03_04, **NOTEBOOK_05, **NOTEBOOK_06}
+
+
+# what a failed check says to a plausible wrong answer of each judgement exercise: (key, wrong answer, words)
+JUDGEMENT_MESSAGES = [
+    ("01.4", 0, "squared distances"), ("01.4", 1, "not with the samples"),
+    ("02.5", 0, "natural logarithm"), ("02.5", 2, "too large for a float"), ("02.6", 0, "shares of the points"),
+    ("02.7", 0, "not one for the whole image"), ("02.7", 1, "width axis"), ("02.7", 4, "0/0 is NaN"),
+    ("02.7", 5, "compared with itself"), ("02.8", 1, "not a count"),
+    ("03.3", 0, "Off by one"), ("03.3", 1, "SQUARE"),
+    ("04.4", 0, "outside it"), ("04.4", 2, "training codes"), ("04.4", 5, "independently"), ("04.5", 1, "TEST points"),
+    ("05.5", 0, "its exponential"), ("05.5", 1, "0 · log 0"),
+    ("06.4", 0, "with itself"), ("06.4", 2, "Euclidean"),
+]
+
+
+@pytest.mark.parametrize("key, index, words", JUDGEMENT_MESSAGES)
+def test_judgement_exercises_say_what_went_wrong(key, index, words):
+    assert words in checks.run_check(key, ANSWERS[key][1][index]).message
 
 
 def test_every_lesson_exercise_has_a_reference_and_wrong_answers_here():
