@@ -125,8 +125,15 @@ _EXERCISES: dict[str, Exercise] = {}
 _MODULE = re.compile(r"checks_(\d\d)\.py")
 
 
-def exercise(key: str, title: str, *, answer: str, points: int = 1, hint: str = "") -> Callable:
-    """Register the decorated `test(answer, rng)` as exercise `key`; it raises CheckFailure on a wrong answer."""
+_MORE: dict[str, str] = {}  # exercise key -> its second-level hint, shown only when asked for: hint("02.1")
+
+
+def exercise(key: str, title: str, *, answer: str, points: int = 1, hint: str = "", more: str = "") -> Callable:
+    """Register the decorated `test(answer, rng)` as exercise `key`; it raises CheckFailure on a wrong answer.
+
+    hint: what to think about (shown by failing checks); more: which functions to use (shown by `hint(key)`).
+    Neither holds a line of the solution (tests/test_make_exercises.py checks).
+    """
     if not re.fullmatch(r"\d\d\.\d+", key) or not answer.isidentifier():
         raise ValueError(f"exercise key {key!r} must look like '02.1' and answer={answer!r} must be a Python name")
 
@@ -134,9 +141,16 @@ def exercise(key: str, title: str, *, answer: str, points: int = 1, hint: str = 
         if key in _EXERCISES:
             raise ValueError(f"exercise key {key!r} is registered twice")
         _EXERCISES[key] = Exercise(key, title, answer, points, test, hint)
+        _MORE[key] = more
         return test
 
     return register
+
+
+def hint(key: str) -> None:
+    """Print the second-level hint of exercise `key`: the functions to use (the first level sits in its code)."""
+    ex = get(key)
+    print(f"[{key}] {ex.title}\nMore help: {_MORE.get(key) or ex.hint or 'there is no further hint.'}")
 
 
 def notebooks() -> list[str]:

@@ -7,7 +7,10 @@ from course_lib.checks import Answer, AnswerRaised, CheckFailure, exercise, expe
 
 
 @exercise("00.1", "the mean image of one class", answer="mean_image", points=2,
-          hint="select the images whose label equals `label`, then average over the batch axis keeping (1, H, W)")
+          hint="select the images of class `label` with a boolean mask, average them over the batch axis so that "
+               "one (1, H, W) image remains, and raise a ValueError when the class has no images",
+          more="comparing the labels tensor with a number gives the mask; indexing images with it keeps those "
+               "images; .mean(dim=...) over axis 0 averages them; len(...) counts what was kept")
 def _test_mean_image(answer: Answer, rng: torch.Generator) -> None:
     images, labels = torch.rand(6, 1, 3, 5, generator=rng), torch.tensor([0, 1, 0, 2, 0, 1])
     for label in (0, 1, 2):
@@ -29,7 +32,10 @@ def _test_mean_image(answer: Answer, rng: torch.Generator) -> None:
 
 
 @exercise("00.2", "binarise images at a threshold", answer="binarise",
-          hint="compare with `images > threshold` and convert the result with .float()")
+          hint="a pixel is on (1.0) when it is strictly brighter than the threshold and off (0.0) otherwise; "
+               "return a new float tensor of the same shape",
+          more="the comparison operators work on every element of a tensor and give booleans; the tensor method "
+               ".float() turns them into 0.0 and 1.0")
 def _test_binarise(answer: Answer, rng: torch.Generator) -> None:
     images = torch.rand(3, 1, 4, 4, generator=rng)
     for threshold in (0.5, 0.2, 0.0, 1.0):
@@ -51,7 +57,8 @@ def _test_binarise(answer: Answer, rng: torch.Generator) -> None:
 
 
 @exercise("00.3", "the fraction of 'on' pixels in each image", answer="on_fraction",
-          hint="binarise, then take the mean over the channel, height and width axes: dim=(1, 2, 3)")
+          hint="binarise first, then average over every axis except the batch axis: one number per image",
+          more="your binarise, then .mean(dim=...) with a tuple naming the channel, height and width axes")
 def _test_on_fraction(answer: Answer, rng: torch.Generator) -> None:
     images = torch.rand(5, 1, 6, 6, generator=rng)
     for threshold in (0.5, 0.9):
@@ -64,4 +71,4 @@ def _test_on_fraction(answer: Answer, rng: torch.Generator) -> None:
     tried = "on_fraction(one image of shape (1, 28, 28), threshold=0.5): the answer still has one entry per image"
     single = torch.rand(1, 1, 28, 28, generator=rng)
     expect_close(answer(single, 0.5, tried=tried), (single > 0.5).float().mean(dim=(1, 2, 3)), tried=tried,
-                 hint="keep the batch axis: reduce over dim=(1, 2, 3), not over everything")
+                 hint="keep the batch axis: reduce over the channel, height and width axes only")

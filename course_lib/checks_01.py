@@ -7,7 +7,10 @@ from course_lib.checks import Answer, CheckFailure, exercise, expect_close
 
 
 @exercise("01.1", "Sample from a class-conditional Gaussian", answer="sample_gaussian", points=2,
-          hint="Factor cov = L L^T with torch.linalg.cholesky, then x = mean + z @ L.T with z ~ N(0, I) (torch.randn).")
+          hint="Draw standard-normal noise z, one row per sample; factor the covariance as Σ = L Lᵀ (Cholesky) and "
+               "map each row to μ + L z, which has mean μ and covariance Σ.",
+          more="torch.linalg.cholesky gives L, torch.randn the noise; with samples as rows, the matrix product @ "
+               "needs L transposed (.T).")
 def _check_sample_gaussian(answer: Answer, rng: torch.Generator) -> None:
     shift = torch.randn(4, generator=rng).round(decimals=1)  # moves each mean a little, differently per run
     cases = [(torch.tensor([-1.0, -0.5]) + shift[0], torch.tensor([[1.0, 0.6], [0.6, 0.8]])),
@@ -33,8 +36,11 @@ def _check_sample_gaussian(answer: Answer, rng: torch.Generator) -> None:
 
 
 @exercise("01.2", "Classify with Bayes' rule", answer="bayes_posterior", points=2,
-          hint="p(y|x) is proportional to p(x|y) p(y): add log p(y) to the log-likelihoods, then normalise each row "
-               "with torch.softmax (it subtracts the maximum first, so very negative logs do not underflow).")
+          hint="Bayes' rule in logs: log p(y|x) = log p(x|y) + log p(y) − log p(x), where the last term makes each "
+               "row sum to 1. Normalise in log space (subtract the row's maximum before exponentiating), so that "
+               "log-likelihoods of −1000 do not underflow to 0.",
+          more="the .log() of the prior, broadcast over the rows, and torch.softmax over the class axis, which "
+               "normalises logs safely.")
 def _check_bayes_posterior(answer: Answer, rng: torch.Generator) -> None:
     cases = [(torch.tensor([[-1.0, -2.0], [-3.0, -0.5], [-1.0, -1.0]]), torch.tensor([0.5, 0.5])),
              (torch.tensor([[-1.0, -1.0], [-2.0, -1.5]]), torch.tensor([0.6, 0.4])),
@@ -51,8 +57,10 @@ def _check_bayes_posterior(answer: Answer, rng: torch.Generator) -> None:
 
 
 @exercise("01.3", "A model that generates, unlike the mean image", answer="generate", points=2,
-          hint="Treat each pixel's mean as the probability that it is on: torch.bernoulli(p) draws a fresh 0/1 "
-               "image each time; stack k of them.")
+          hint="Treat pixel j's mean as the probability that it is on and flip one coin per pixel, independently, "
+               "for each of the k images: k different binary images, each shaped like the mean image.",
+          more="torch.bernoulli draws 0 or 1 with the probabilities you give it; .expand repeats the means k times "
+               "along a new first axis without copying them.")
 def _check_generate(answer: Answer, rng: torch.Generator) -> None:
     means = torch.rand(1, 6, 5, generator=rng)
     means[0, 0, :] = 0.0  # pixels that are never on ...
@@ -72,3 +80,34 @@ def _check_generate(answer: Answer, rng: torch.Generator) -> None:
     tried = "generate(pixel_means, k=3) twice"
     if torch.equal(torch.as_tensor(answer(means, 3, tried=tried)), torch.as_tensor(answer(means, 3, tried=tried))):
         raise CheckFailure(tried, "new images on each call", "the same images twice")
+
+
+def _observations(rng: torch.Generator, m: int, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training images (m, *shape) in [0, 1], and 10 samples: 4 copies of training images, 3 near copies, 3 new."""
+    train = torch.rand(m, *shape, generator=rng)
+    pick = torch.randint(0, m, (7,), generator=rng)
+    near = (train[pick[4:]] + 0.05 * torch.randn(3, *shape, generator=rng)).clamp(0, 1)
+    return train, torch.cat([train[pick[:4]], near, torch.rand(3, *shape, generator=rng)])
+
+
+@exercise("01.4", "New observation, or a copy of one?", answer="nearest_distance", points=2,
+          hint="Flatten every image into one long vector of pixel values; for each sample, find the Euclidean "
+               "distance to every training image and keep the smallest: one number per sample, 0 for an exact copy.",
+          more=".flatten (or .reshape) keeps the batch axis and joins the others; torch.cdist gives all "
+               "sample-to-training distances in one call; .min over the training axis gives the minima and where "
+               "they are.")
+def _check_nearest_distance(answer: Answer, rng: torch.Generator) -> None:
+    for m, shape in [(30, (1, 5, 5)), (12, (3, 4, 4)), (1, (1, 6, 6)), (200, (1, 28, 28))]:
+        train, samples = _observations(rng, m, shape)
+        tried = f"nearest_distance(samples of shape {tuple(samples.shape)}, train of shape {tuple(train.shape)})"
+        got = answer(samples, train, tried=tried)
+        expected = torch.cdist(samples.flatten(1).double(), train.flatten(1).double()).min(dim=1).values.float()
+        hint = "One number per sample: its distance to the closest training image (the square root of the sum of " \
+               "squared pixel differences)."
+        if isinstance(got, torch.Tensor) and got.shape == expected.shape:
+            if torch.allclose(got.double(), expected.double() ** 2, rtol=1e-3, atol=1e-3) and expected.max() > 1.5:
+                hint = "Those are squared distances: take the square root."
+            elif torch.all(got == 0) and expected.max() > 0:
+                hint = "Every distance is 0: compare each sample with the training images, not with the samples."
+        # torch.cdist in float32 computes distances through a matrix product: about 0.01 off for an exact copy
+        expect_close(got, expected, tried=tried, rtol=1e-3, atol=0.02, hint=hint)

@@ -1,14 +1,18 @@
 """Exercise checks of notebook 02, density estimation and maximum likelihood (how to write one: course_lib.checks)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
-from course_lib.checks import Answer, CheckFailure, exercise, expect_close, short
+from course_lib.checks import Answer, AnswerRaised, CheckFailure, exercise, expect_close, short
 
 
 @exercise("02.1", "The Gaussian log-likelihood", answer="gaussian_log_likelihood", points=1,
-          hint="sum over i of -log(sigma) - 0.5 log(2 pi) - (x_i - mu)^2 / (2 sigma^2).")
+          hint="Each data point adds −log σ − ½ log 2π − (xᵢ − μ)² / 2σ² to the log-likelihood; add up the "
+               "contributions of all points (a sum, not an average).",
+          more="torch.log and torch.pi (or math.pi), elementwise arithmetic on the data tensor, then .sum().")
 def _check_gaussian_log_likelihood(answer: Answer, rng: torch.Generator) -> None:
     mu, sigma = (torch.randn(1, generator=rng).item() * 2, torch.rand(1, generator=rng).item() + 0.3)
     cases = [(torch.tensor([0.0]), 0.0, 1.0), (torch.tensor([1.0, 2.0, 3.0]), 2.0, 1.0),
@@ -24,7 +28,9 @@ def _check_gaussian_log_likelihood(answer: Answer, rng: torch.Generator) -> None
 
 
 @exercise("02.2", "The closed-form maximum-likelihood Gaussian", answer="gaussian_mle", points=1,
-          hint="mu = mean of x; sigma = sqrt(mean of (x - mu)^2), dividing by n (not n - 1): that is the MLE.")
+          hint="μ̂ is the average of the data; σ̂ is the root of the average squared deviation from μ̂, dividing by n "
+               "(not n − 1): that is the maximum-likelihood estimate.",
+          more="the tensor methods .mean() and .sqrt(), and ** for powers.")
 def _check_gaussian_mle(answer: Answer, rng: torch.Generator) -> None:
     cases = [torch.tensor([1.0, 3.0]), torch.tensor([2.0, 2.0, 2.0]), torch.tensor([-1.0, 0.0, 4.0, 5.0]),
              torch.randn(50, generator=rng) * 0.3 + 7]
@@ -54,21 +60,24 @@ def _bandwidth_cases(rng: torch.Generator) -> list[tuple[torch.Tensor, torch.Ten
     return [(data[::2], data[1::2]) for data in (two_clusters, wide, ring)]
 
 
-def _scalar(value: object) -> float | None:
-    """`value` as a float if it is one number (int, float, 0-d array or tensor), else None."""
+def as_number(value: object) -> float | None:
+    """`value` as a float if it is one number (int, float, or an array or tensor holding one), else None."""
     try:
         array = np.asarray(value.detach() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
     except (TypeError, ValueError, RuntimeError):
         return None
-    return float(array) if array.shape == () else None
+    return float(array.reshape(())) if array.size == 1 else None
 
 
 BANDWIDTHS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0, 4.0)
 
 
 @exercise("02.3", "Choose a KDE bandwidth by held-out likelihood", answer="best_bandwidth", points=2,
-          hint="For each bandwidth fit KernelDensity(bandwidth=h) on train, take .score_samples(held_out).mean(), "
-               "and return the h with the largest value (never judge on the training points themselves).")
+          hint="For each bandwidth, fit a KDE on the training points only and score it by the mean log density of "
+               "the held-out points; return the bandwidth with the highest score (never judge on the training "
+               "points themselves: each sits on its own bump).",
+          more="sklearn's KernelDensity(bandwidth=...) with its .fit and .score_samples methods, and np.argmax to "
+               "find the best position in a list of scores.")
 def _check_best_bandwidth(answer: Answer, rng: torch.Generator) -> None:
     for train, held_out in _bandwidth_cases(rng):
         scores = [_kde_mean_log_likelihood(train, held_out, h) for h in BANDWIDTHS]
@@ -77,7 +86,7 @@ def _check_best_bandwidth(answer: Answer, rng: torch.Generator) -> None:
         tried = (f"best_bandwidth(train of shape {tuple(train.shape)}, held_out of shape {tuple(held_out.shape)}, "
                  f"bandwidths={list(BANDWIDTHS)})")
         got = answer(train.numpy(), held_out.numpy(), list(BANDWIDTHS), tried=tried)
-        value = _scalar(got)
+        value = as_number(got)
         if value is not None and any(np.isclose(value, h, rtol=1e-4, atol=1e-5) for h in tied):
             continue  # the best bandwidth, or one whose held-out score ties with it
         picked_smallest = value is not None and np.isclose(value, BANDWIDTHS[0])
@@ -87,8 +96,11 @@ def _check_best_bandwidth(answer: Answer, rng: torch.Generator) -> None:
 
 
 @exercise("02.4", "The independent-pixel model by maximum likelihood", answer="independent_pixel_log_likelihood",
-          points=2, hint="p = train.mean(0) clamped to [eps, 1 - eps]; each test image's log-likelihood is "
-                         "sum_j x_j log p_j + (1 - x_j) log(1 - p_j) (a matrix product does all images at once).")
+          points=2, hint="Each pixel's probability of being on is the share of training images where it is on, kept "
+                         "a little away from 0 and 1 (by eps); an image's log-likelihood adds up, over its pixels, the "
+                         "log-probability of the value each pixel has: one number per image.",
+          more="the tensor methods .mean over the image axis, .clamp and .log, and the matrix product @, which sums "
+               "over the pixels for every test image at once.")
 def _check_independent_pixel(answer: Answer, rng: torch.Generator) -> None:
     probs = torch.rand(12, generator=rng)
     train = torch.bernoulli(probs.expand(200, -1), generator=rng)
@@ -107,3 +119,172 @@ def _check_independent_pixel(answer: Answer, rng: torch.Generator) -> None:
         hint = ("A probability of exactly 0 or 1 makes an unseen pixel value infinitely unlikely: clamp p."
                 if not finite else "Return one log-likelihood per test image (shape (n_test,)), in nats.")
         expect_close(got, expected, tried=tried, hint=hint, rtol=1e-4, atol=1e-4)
+
+
+# ---- judgement exercises: the sample space, a density function, and the two challenges on real images ----------
+
+@exercise("02.5", "How big is the sample space?", answer="log10_size", points=2,
+          hint="Every one of the numbers that make up an image (channels × height × width of them) can take `levels` "
+               "values, independently, so there are levels to the power (number of values) different images. "
+               "Return its base-10 logarithm, the number of digits, without computing the power itself.",
+          more="math.prod multiplies the entries of a tuple; math.log10; and log10(aⁿ) = n · log10(a). The power "
+               "itself overflows a float.")
+def _check_log10_size(answer: Answer, rng: torch.Generator) -> None:
+    drawn = [(int(c), int(h), int(w)) for c, h, w in zip(torch.randint(1, 4, (3,), generator=rng),
+                                                          torch.randint(1, 65, (3,), generator=rng),
+                                                          torch.randint(1, 65, (3,), generator=rng))]
+    levels = [(2, 3, 10, 16, 256)[int(i)] for i in torch.randint(0, 5, (3,), generator=rng)]
+    cases = [((1, 28, 28), 2), ((3, 32, 32), 256), ((1, 1, 1), 2), ((1, 4, 4), 1), ((1, 28, 28), 256),
+             *zip(drawn, levels)]
+    for shape, level in cases:
+        tried = f"log10_size(shape={shape}, levels={level})"
+        try:
+            got = answer(shape, level, tried=tried)
+        except AnswerRaised as err:
+            if err.raised("OverflowError"):
+                raise CheckFailure(tried, "a number of digits", err.got, "The number of images itself is too large "
+                                   "for a float: work with its logarithm, log10(aⁿ) = n · log10(a).") from None
+            raise
+        expected = math.prod(shape) * math.log10(level)
+        value = as_number(got)
+        hint = ""
+        if value is not None and expected > 0 and math.isclose(value, expected / math.log10(math.e), rel_tol=1e-4):
+            hint = "That is the natural logarithm; the number of digits is the base-10 one."
+        elif shape[0] > 1 and value is not None and math.isclose(value, expected / shape[0], rel_tol=1e-4):
+            hint = "Every channel counts: a colour image has 3 numbers per pixel."
+        expect_close(got, expected, tried=tried, rtol=1e-6, atol=1e-9, hint=hint or (
+            "The count is levels ** (number of values in one image); return its base-10 logarithm."))
+
+
+def _bin_counts(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """How many of the points x fall in each bin [edges[i], edges[i + 1])."""
+    index = torch.searchsorted(edges, x, right=True) - 1
+    return torch.bincount(index, minlength=len(edges) - 1)[: len(edges) - 1].double()
+
+
+@exercise("02.6", "A density function from a histogram", answer="histogram_density", points=2,
+          hint="Count the points in each bin, then turn counts into heights: a bin's height times its width is the "
+               "share of the points that fell in it, so heights times widths add up to 1. Bins may have different "
+               "widths.",
+          more="torch.histogram with the edges as its bins (the counts are in its .hist), or a comparison of the "
+               "points with the edges; the widths are the differences of neighbouring edges.")
+def _check_histogram_density(answer: Answer, rng: torch.Generator) -> None:
+    mixed = torch.cat([torch.randn(300, generator=rng) * 0.5 - 1, torch.randn(200, generator=rng) * 0.2 + 1.5])
+    narrow = torch.randn(400, generator=rng) * 0.05 + 0.3
+    uneven = torch.sort(torch.rand(7, generator=rng)).values * 4 - 2
+    cases = [(mixed, torch.linspace(-4, 3, 15)),                                    # equal widths of 0.5
+             (mixed, torch.cat([torch.tensor([-4.0]), uneven, torch.tensor([3.0])])),  # unequal widths
+             (narrow, torch.linspace(0.0, 0.6, 13)),                                # heights above 1
+             (torch.tensor([0.1, 0.2, 2.5]), torch.tensor([0.0, 1.0, 2.0, 3.0]))]    # an empty bin
+    for x, edges in cases:
+        tried = f"histogram_density(x of shape {tuple(x.shape)}, edges={short(edges)})"
+        got = answer(x, edges, tried=tried)
+        widths = (edges[1:] - edges[:-1]).double()
+        expected = _bin_counts(x, edges) / (len(x) * widths)
+        hint = "Divide each count by the number of points AND by the bin's width."
+        try:
+            got_t = torch.as_tensor(got, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            got_t = None
+        if got_t is not None and got_t.shape == expected.shape:
+            if torch.allclose(got_t, expected * widths, atol=1e-6):
+                hint = "Those are shares of the points per bin (they sum to 1); a density's heights times the " \
+                       "widths sum to 1: divide by the width."
+            elif torch.allclose(got_t, expected * len(x), atol=1e-6):
+                hint = "Divide by the number of points too, so that the total area is 1."
+        expect_close(got, expected, tried=tried, rtol=1e-5, atol=1e-6, hint=hint)
+
+
+def _neighbour_cases(rng: torch.Generator) -> list[torch.Tensor]:
+    """Images (n, 1, H, W), H != W: smooth binary rows with a blank column, independent pixels, a checkerboard
+    with flips (negative correlation), and smooth grey images."""
+    smooth = (torch.randn(50, 1, 4, 7, generator=rng).cumsum(dim=3) > 0).float()
+    smooth[:, :, :, 0] = 0.0  # a pixel that never changes: its correlations are undefined
+    independent = torch.bernoulli(torch.rand(1, 1, 3, 5, generator=rng).expand(60, -1, -1, -1).contiguous(),
+                                  generator=rng)
+    board = ((torch.arange(6)[:, None] + torch.arange(5)) % 2).float().expand(40, 1, 6, 5)
+    flips = torch.rand(40, 1, 6, 5, generator=rng) < 0.15
+    checker = torch.where(flips, 1 - board, board)
+    checker = torch.where(torch.rand(40, 1, 1, 1, generator=rng) < 0.5, 1 - checker, checker)
+    grey = torch.sigmoid(torch.randn(30, 1, 5, 8, generator=rng).cumsum(dim=3) / 2)
+    return [smooth, independent, checker, grey]
+
+
+def _neighbour_correlation(images: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation over the images of each pixel with its right-hand neighbour: (H, W - 1), NaN for
+    pairs with a pixel that never changes."""
+    x = images[:, 0].double()
+    a, b = x[:, :, :-1] - x[:, :, :-1].mean(0), x[:, :, 1:] - x[:, :, 1:].mean(0)
+    return (a * b).mean(0) / (a.pow(2).mean(0).sqrt() * b.pow(2).mean(0).sqrt())
+
+
+@exercise("02.7", "Neighbouring pixels are not independent", answer="neighbour_correlation", points=2,
+          hint="For each pixel position (r, c) and its right-hand neighbour (r, c + 1), take their values across all "
+               "the images as two lists and compute Pearson's correlation: covariance over the product of the two "
+               "standard deviations. One number per pair of positions, shape (H, W − 1); where a pixel never "
+               "changes the correlation is 0/0, so leave the NaN.",
+          more="slicing the width axis twice (all columns but the last, all but the first) lines up each pixel with "
+               "its neighbour; then .mean over the image axis for the means, the covariance and the variances, and "
+               ".sqrt().")
+def _check_neighbour_correlation(answer: Answer, rng: torch.Generator) -> None:
+    for images in _neighbour_cases(rng):
+        n, _, h, w = images.shape
+        tried = f"neighbour_correlation(images of shape {tuple(images.shape)})"
+        got = answer(images, tried=tried)
+        expected = _neighbour_correlation(images)
+        try:
+            got_t = torch.as_tensor(got, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise CheckFailure(tried, f"a tensor of shape ({h}, {w - 1})", got) from None
+        if got_t.shape != expected.shape:
+            hint = {(): "One correlation per pair of positions, not one for the whole image.",
+                    (h - 1, w): "Right-hand neighbours: pixel (r, c) with (r, c + 1), along the width axis.",
+                    (1, h, w - 1): "Drop the channel axis: return (H, W - 1)."}.get(tuple(got_t.shape),
+                    "Pair each pixel with its right-hand neighbour in the same row: (H, W - 1) pairs.")
+            raise CheckFailure(tried, f"shape ({h}, {w - 1})", f"shape {tuple(got_t.shape)}", hint)
+        undefined = torch.isnan(expected)
+        if not torch.equal(torch.isnan(got_t), undefined):
+            raise CheckFailure(tried, f"NaN exactly where a pixel never changes ({int(undefined.sum())} pairs)",
+                               f"NaN at {int(torch.isnan(got_t).sum())} pairs",
+                               "A pixel that is the same in every image has no correlation (0/0 is NaN): do not "
+                               "add a small number to avoid it, and do not replace it.")
+        hint = "Correlation = covariance / (std of one × std of the other), all over the images, with the same " \
+               "divisor (n) throughout."
+        if torch.allclose(got_t[~undefined].abs(), torch.ones(1, dtype=torch.float64), atol=1e-6):
+            hint = "Every correlation is ±1: is each pixel compared with itself rather than its neighbour?"
+        expect_close(torch.where(undefined, 0.0, got_t), torch.where(undefined, 0.0, expected), tried=tried,
+                     rtol=1e-4, atol=1e-5, hint=hint)
+
+
+def _rows(images: torch.Tensor) -> list[tuple]:
+    return [tuple(row) for row in images.flatten(1).tolist()]
+
+
+@exercise("02.8", "How much of the sample space looks like data?", answer="share_seen", points=2,
+          hint="A sample has been seen when some image of data equals it in every pixel. Count the samples that have "
+               "(a sample that appears twice counts twice) and divide by the number of samples.",
+          more="a Python set of tuples answers 'is this one in there?' at once: flatten each image, make it a tuple "
+               "of its values with tuple(...) and .tolist(), then test each sample with the in operator.")
+def _check_share_seen(answer: Answer, rng: torch.Generator) -> None:
+    data = torch.bernoulli(torch.full((40, 1, 3, 3), 0.5), generator=rng)
+    data = torch.cat([data, data[:10]])  # the data repeat some images
+    known = set(_rows(data))
+    fresh = torch.bernoulli(torch.full((60, 1, 3, 3), 0.5), generator=rng)
+    fresh = fresh[[row not in known for row in _rows(fresh)]][:8]
+    picks = torch.randint(0, len(data), (12,), generator=rng)
+    grey = torch.rand(6, 1, 2, 2, generator=rng).round(decimals=1)
+    cases = [(data[picks], data),                                        # all seen
+             (fresh, data),                                              # none seen
+             (torch.cat([data[picks[:5]], data[picks[:3]], fresh]), data),  # repeats count twice
+             (torch.cat([grey[:2], grey[:2] + 0.1, grey[3:]]), grey)]    # grey values, near misses are not equal
+    for samples, reference in cases:
+        tried = f"share_seen(samples of shape {tuple(samples.shape)}, data of shape {tuple(reference.shape)})"
+        got = answer(samples, reference, tried=tried)
+        seen = set(_rows(reference))
+        hits = [row in seen for row in _rows(samples)]
+        expected = sum(hits) / len(hits)
+        value = as_number(got)
+        hint = "The share, between 0 and 1, of the samples that equal some image in data (every pixel the same)."
+        if value is not None and value == sum(hits) and sum(hits) > 1:
+            hint = "Divide the count by the number of samples: a share, not a count."
+        expect_close(got, expected, tried=tried, rtol=1e-6, atol=1e-6, hint=hint)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checks import Answer, CheckFailure, exercise, expect_close
+from course_lib.checks import Answer, CheckFailure, exercise, expect_close, short
 
 
 def _pca_data(n: int, d: int, rng: torch.Generator) -> torch.Tensor:
@@ -14,7 +14,10 @@ def _pca_data(n: int, d: int, rng: torch.Generator) -> torch.Tensor:
 
 
 @exercise("03.1", "PCA directions from one SVD", answer="pca_directions", points=2,
-          hint="mean = x.mean(0); U, S, Vt = torch.linalg.svd(x - mean, full_matrices=False); W = Vt[:k].T.")
+          hint="Centre the data on its mean observation, take one SVD of the centred data, and keep the k right "
+               "singular vectors with the largest singular values as the columns of W, shape (d, k).",
+          more="torch.linalg.svd with full_matrices=False returns U, S and Vh; the rows of Vh are the directions, "
+               "largest singular value first; .T turns rows into columns.")
 def _check_pca_directions(answer: Answer, rng: torch.Generator) -> None:
     for n, d, k in [(200, 5, 2), (300, 8, 1), (50, 4, 4), (400, 12, 5)]:
         x = _pca_data(n, d, rng)
@@ -36,7 +39,9 @@ def _check_pca_directions(answer: Answer, rng: torch.Generator) -> None:
 
 
 @exercise("03.2", "The linear encoder and decoder", answer="pca_encode_decode", points=1,
-          hint="z = (x - mean) @ W; x_hat = z @ W.T + mean.")
+          hint="Encode: subtract the mean observation, then project onto the k directions (a matrix product with W). "
+               "Decode: map the latent points back with the transpose of W and add the mean again.",
+          more="the matrix product @ and the transpose .T; broadcasting subtracts or adds a (d,) mean to every row.")
 def _check_pca_encode_decode(answer: Answer, rng: torch.Generator) -> None:
     for n, d, k in [(10, 6, 2), (1, 4, 1), (25, 9, 9), (7, 784, 3)]:
         w = torch.linalg.qr(torch.randn(d, k, generator=rng))[0]
@@ -51,3 +56,42 @@ def _check_pca_encode_decode(answer: Answer, rng: torch.Generator) -> None:
                      hint="Encode the centred images: subtract the mean before multiplying by W.")
         expect_close(got[1], z @ w.T + mean, tried=tried + " -> x_hat", rtol=1e-4, atol=1e-4,
                      hint="Decode with W.T and add the mean back.")
+
+
+def _explained(x: torch.Tensor, power: int = 2) -> torch.Tensor:
+    """The share of the variance of x that the first 1, 2, ... principal components explain (float64); power=1
+    gives what the singular values themselves, wrongly taken as variances, would say."""
+    weight = torch.linalg.svdvals((x - x.mean(0)).double()) ** power
+    return weight.cumsum(0) / weight.sum()
+
+
+@exercise("03.3", "How many components? Read it off, then measure it", answer="components_needed", points=2,
+          hint="The variance along each principal direction is proportional to its squared singular value. Add "
+               "them up from the largest, as a share of the total, and return the first k (a whole number, counting "
+               "from 1) whose share reaches `fraction`. Centre the data first.",
+          more="torch.linalg.svdvals (or the S of your SVD), .cumsum, a comparison with fraction, and int(...) for "
+               "the count.")
+def _check_components_needed(answer: Answer, rng: torch.Generator) -> None:
+    cases = [(_pca_data(300, 6, rng), 0.5), (_pca_data(300, 6, rng), 0.9), (_pca_data(500, 12, rng), 0.95),
+             (_pca_data(200, 8, rng), 0.99), (_pca_data(100, 5, rng), 0.01),
+             (torch.randn(400, 10, generator=rng) * torch.logspace(0, -1, 10) + 3, 0.8)]
+    for x, fraction in cases:
+        share = _explained(x)
+        # k is right if its share reaches the fraction, and the share of k - 1 does not (with a little slack for
+        # float32 arithmetic right at the boundary)
+        right = [k for k in range(1, len(share) + 1)
+                 if share[k - 1] >= fraction - 1e-5 and (k == 1 or share[k - 2] < fraction + 1e-5)]
+        tried = f"components_needed(x of shape {tuple(x.shape)}, fraction={fraction})"
+        got = answer(x, fraction, tried=tried)
+        try:
+            value = float(got.item() if isinstance(got, torch.Tensor) else got)
+        except (TypeError, ValueError, RuntimeError):
+            raise CheckFailure(tried, "a whole number of components", short(got)) from None
+        if value in right:
+            continue
+        hint = "The smallest k whose first k components explain at least that share of the variance."
+        if value + 1 in right:
+            hint = "Off by one: k counts components from 1, while positions count from 0."
+        elif value == int((_explained(x, power=1) < fraction).sum()) + 1:
+            hint = "Variance goes with the SQUARE of the singular values."
+        raise CheckFailure(tried, right[0], value, hint)

@@ -6,6 +6,7 @@ from typing import Any, Callable
 import torch
 
 from course_lib.checks import Answer, CheckFailure, exercise, expect_close, short
+from course_lib.checks_02 import as_number
 
 
 def _encoder_parameters(latent_dim: int) -> int:
@@ -40,8 +41,11 @@ def _probe_encoder(make: Callable, latent_dim: int, batches: list, a: torch.Tens
 
 
 @exercise("04.1", "The encoder network", answer="Encoder", points=2,
-          hint="nn.Sequential(Conv2d(1, 16, 3, stride=2, padding=1), ReLU, Conv2d(16, 32, ...), ReLU, "
-               "Conv2d(32, 64, ...), ReLU, Flatten, Linear(64 * 4 * 4, latent_dim)).")
+          hint="Three 3 × 3 convolutions with stride 2 and padding 1 take 1 → 16 → 32 → 64 channels and "
+               "28 → 14 → 7 → 4 pixels, each followed by a ReLU; then flatten the 64 × 4 × 4 numbers and map them "
+               "with one linear layer to latent_dim numbers.",
+          more="nn.Sequential, nn.Conv2d (in channels, out channels, kernel size, then stride= and padding=), "
+               "nn.ReLU, nn.Flatten and nn.Linear.")
 def _check_encoder(answer: Answer, rng: torch.Generator) -> None:
     for latent_dim in (2, 5):
         tried = f"Encoder(latent_dim={latent_dim})"
@@ -57,7 +61,8 @@ def _check_encoder(answer: Answer, rng: torch.Generator) -> None:
             raise CheckFailure(tried + ".parameters()", f"{_encoder_parameters(latent_dim):,} trainable numbers",
                                f"{count:,}" if isinstance(count, int) else count,
                                "Three 3x3 convolutions 1 -> 16 -> 32 -> 64 channels (stride 2, padding 1: "
-                               "28 -> 14 -> 7 -> 4), then one Linear(64 * 4 * 4, latent_dim).")
+                               "28 -> 14 -> 7 -> 4), then one linear layer from the 1024 flattened numbers to "
+                               "latent_dim.")
         outputs = report.get("outputs")
         for batch, z in zip((1, 3, 16), outputs if isinstance(outputs, list) else []):
             where = f"{tried}(x of shape ({batch}, 1, 28, 28))"
@@ -82,9 +87,12 @@ def _check_encoder(answer: Answer, rng: torch.Generator) -> None:
                                "some parameters got none", "Use every layer you create in forward().")
 
 
-@exercise("04.2", "The reconstruction loss in nats per image", answer="reconstruction_loss", points=2,
-          hint="F.binary_cross_entropy_with_logits(logits, x, reduction='none'), then sum over every axis but "
-               "the first (one number per image).")
+@exercise("04.2", "The reconstruction loss per image (binary cross-entropy summed over pixels)",
+          answer="reconstruction_loss", points=2,
+          hint="The binary cross-entropy of every pixel, computed from the logits (the log of a sigmoid overflows "
+               "for large logits), summed over all the pixels of each image: one number per image.",
+          more="F.binary_cross_entropy_with_logits with reduction='none' keeps one value per pixel; then flatten "
+               "each image and .sum over its pixels.")
 def _check_reconstruction_loss(answer: Answer, rng: torch.Generator) -> None:
     extreme = torch.tensor([[-200.0, 200.0, -60.0, 60.0, 0.0, 3.0]]).view(1, 1, 2, 3)
     cases = [(torch.randn(4, 1, 28, 28, generator=rng) * 3, torch.rand(4, 1, 28, 28, generator=rng).round()),
@@ -106,13 +114,16 @@ def _check_reconstruction_loss(answer: Answer, rng: torch.Generator) -> None:
             hint = ("log(sigmoid(l)) overflows for large logits: compute from the logits directly "
                     "(binary_cross_entropy_with_logits, or softplus).")
         elif got_t.shape == expected.shape and torch.allclose(got_t * x[0].numel(), expected, rtol=1e-3):
-            hint = "Sum over the pixels (nats per image), do not average them."
+            hint = "Sum over the pixels, do not average them: one loss per image."
         expect_close(got_t, expected, tried=tried, rtol=1e-4, atol=1e-3,
                      hint=hint or "One number per image: the binary cross-entropy summed over its pixels.")
 
 
 @exercise("04.3", "Interpolate between two latent points", answer="interpolate", points=1,
-          hint="t = torch.linspace(0, 1, steps); return (1 - t)[:, None] * z_a + t[:, None] * z_b.")
+          hint="Take `steps` evenly spaced fractions t from start to end, both ends included; at fraction t the "
+               "point is the first point weighted by one minus t plus the second weighted by t; one row per step.",
+          more="torch.linspace for the fractions, and broadcasting: a column of fractions, shape (steps, 1), times "
+               "a row (d,) gives (steps, d).")
 def _check_interpolate(answer: Answer, rng: torch.Generator) -> None:
     for d, steps in [(2, 5), (2, 2), (7, 11), (3, 1)]:
         z_a, z_b = torch.randn(d, generator=rng), torch.randn(d, generator=rng)
@@ -121,3 +132,99 @@ def _check_interpolate(answer: Answer, rng: torch.Generator) -> None:
         t = torch.linspace(0, 1, steps)[:, None]
         expect_close(got, (1 - t) * z_a + t * z_b, tried=tried, rtol=1e-4, atol=1e-5,
                      hint=f"Return {steps} points (steps, d), evenly spaced, the first z_a and the last z_b.")
+
+
+# ---- autoencoder sampling, and why it fails ---------------------------------------------------------------------
+
+def _codes(rng: torch.Generator, n: int, d: int) -> torch.Tensor:
+    """Latent codes (n, d) in three clusters of different sizes, with a different range on each axis."""
+    centres = torch.randn(3, d, generator=rng) * 4
+    spread = torch.tensor([0.3, 0.8, 1.5])[torch.randint(0, 3, (n,), generator=rng)]
+    which = torch.randint(0, 3, (n,), generator=rng)
+    z = centres[which] + spread[:, None] * torch.randn(n, d, generator=rng)
+    return z * torch.linspace(1.0, 3.0, d) + torch.randn(d, generator=rng) * 5
+
+
+@exercise("04.4", "Autoencoder sampling: random points in the box of the codes", answer="sample_box", points=2,
+          hint="Find the smallest and the largest value of each latent coordinate over the training codes, then "
+               "draw every coordinate of every new point uniformly between its own two limits, independently: n "
+               "fresh points, shape (n, d), different on every call.",
+          more=".min and .max over the batch axis (they return values and indices), and torch.rand for uniform "
+               "numbers in [0, 1), which you scale and shift per coordinate.")
+def _check_sample_box(answer: Answer, rng: torch.Generator) -> None:
+    for d in (2, 3):
+        z_train = _codes(rng, 500, d)
+        low, high = z_train.min(0).values, z_train.max(0).values
+        width = high - low
+        n = 20000
+        tried = f"sample_box(z_train of shape (500, {d}) with ranges {short(torch.stack([low, high], 1))}, n={n})"
+        got = answer(z_train, n, tried=tried)
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (n, d):
+            raise CheckFailure(tried, f"a tensor of shape ({n}, {d})",
+                               f"shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else short(got),
+                               "One row per new latent point, one column per latent coordinate.")
+        z = got.double()
+        low, high, width = low.double(), high.double(), width.double()
+        if bool(((z < low - 1e-5 * width) | (z > high + 1e-5 * width)).any()):
+            raise CheckFailure(tried, "every point inside the box [min, max] of each coordinate",
+                               f"{int(((z < low) | (z > high)).any(1).sum())} points outside it",
+                               "Use each coordinate's own smallest and largest training value as its limits.")
+        copies = (torch.cdist(z[:2000], z_train.double()).min(1).values < 1e-6).double().mean()
+        if copies > 0.01:
+            raise CheckFailure(tried, "new latent points", f"{copies:.0%} of them are training codes",
+                               "Draw fresh points in the box; do not pick codes the encoder already made.")
+        for name, got_stat, want, tol in [("smallest value", z.min(0).values, low, 0.01 * width),
+                                          ("largest value", z.max(0).values, high, 0.01 * width),
+                                          ("mean", z.mean(0), (low + high) / 2, 0.02 * width),
+                                          ("standard deviation", z.std(0), width / 12 ** 0.5, 0.03 * width)]:
+            if bool(((got_stat - want).abs() > tol).any()):
+                raise CheckFailure(tried + f", then each coordinate's {name}", short(want.float()),
+                                   short(got_stat.float()), "Uniform between the limits: every part of the box "
+                                   "equally likely, all the way to its edges.")
+        if d > 1 and torch.corrcoef(z.T)[0, 1].abs() > 0.05:
+            raise CheckFailure(tried + ", then the correlation of the first two coordinates", "about 0",
+                               f"{torch.corrcoef(z.T)[0, 1]:.2f}", "Draw each coordinate independently.")
+    tried = "sample_box(z_train, n=5) twice"
+    if torch.equal(torch.as_tensor(answer(z_train, 5, tried=tried)), torch.as_tensor(answer(z_train, 5, tried=tried))):
+        raise CheckFailure(tried, "different points on each call", "the same points twice",
+                           "Sampling must be random: draw new numbers on every call.")
+
+
+def _nearest(points: torch.Tensor, z_train: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(points.double(), z_train.double()).min(1).values
+
+
+@exercise("04.5", "How many random latent points land in a gap?", answer="gap_share", points=2,
+          hint="How far is each test code from its nearest training code? The 95th percentile of those distances "
+               "says how far real, unseen images may lie. A random point farther than that from every training "
+               "code sits in a gap: return the share of the random points that do.",
+          more="torch.cdist for the distances, .min over the training axis, torch.quantile for the percentile "
+               "(its default linear interpolation), and the mean of a comparison turned into floats.")
+def _check_gap_share(answer: Answer, rng: torch.Generator) -> None:
+    for d in (2, 2, 3):
+        z_train, z_test = _codes(rng, 600, d).split([500, 100])
+        low, high = z_train.min(0).values, z_train.max(0).values
+        z_random = low + (high - low) * torch.rand(400, d, generator=rng)
+        tried = f"gap_share(z_train (500, {d}), z_test (100, {d}), z_random (400, {d}))"
+        got = answer(z_train, z_test, z_random, tried=tried)
+        test_distance, random_distance = _nearest(z_test, z_train), _nearest(z_random, z_train)
+        # percentile conventions differ between libraries: any threshold between the two order statistics around
+        # the 95% position is accepted, so the share may lie anywhere between the two shares they give
+        ordered = test_distance.sort().values
+        position = 0.95 * (len(ordered) - 1)
+        lower, upper = ordered[int(position)], ordered[min(int(position) + 1, len(ordered) - 1)]
+        most = (random_distance > lower).double().mean().item()
+        least = (random_distance > upper).double().mean().item()
+        value = as_number(got)
+        if value is not None and least - 1e-6 <= value <= most + 1e-6:
+            continue
+        expected = (random_distance > test_distance.quantile(0.95)).double().mean().item()
+        hint = ("The share of the random points (between 0 and 1) whose nearest training code is farther than "
+                "95% of the test codes' nearest training codes.")
+        if value is not None and abs(value - (test_distance > test_distance.quantile(0.95)).double().mean()) < 1e-6:
+            hint = "That is the share of TEST points in gaps; the question is about the random points."
+        elif value is not None and abs(value - 0.05) < 0.01:
+            hint = ("About 5% is what the random points' own 95th percentile gives: take the threshold from the "
+                    "test codes' distances.")
+        raise CheckFailure(tried, f"{expected:.4f}", short(got), hint)
+

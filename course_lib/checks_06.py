@@ -1,15 +1,19 @@
-"""Exercise checks of notebook 06, faces: morphing and attribute vectors (how to write one: course_lib.checks)."""
+"""Exercise checks of notebook 06, faces: sampling, morphing and attribute vectors (see course_lib.checks)."""
 from __future__ import annotations
+
+import math
 
 import torch
 
 from course_lib.checks import Answer, exercise, expect_close, short
+from course_lib.checks_02 import as_number
 from course_lib.latent import lerp, slerp
 
 
 @exercise("06.1", "The attribute vector", answer="attribute_vector", points=2,
-          hint="z[has_attribute].mean(0) - z[~has_attribute].mean(0): the mean code with the attribute minus the "
-               "mean code without (means, not sums, since the groups differ in size).")
+          hint="The mean code of the faces with the attribute minus the mean code of the faces without it (means, "
+               "not sums: the two groups differ in size); shape (d,).",
+          more="boolean indexing with has_attribute and with its negation ~, and .mean over the face axis.")
 def _check_attribute_vector(answer: Answer, rng: torch.Generator) -> None:
     z_big = torch.randn(50, 6, generator=rng)
     has_big = torch.rand(50, generator=rng) < 0.2  # unbalanced groups: sums or overall means give other answers
@@ -28,8 +32,9 @@ def _check_attribute_vector(answer: Answer, rng: torch.Generator) -> None:
 
 
 @exercise("06.2", "Spherical interpolation", answer="slerp", points=2,
-          hint="omega = arccos(a·b / (|a| |b|)); return sin((1 - t) omega) / sin(omega) * a + "
-               "sin(t omega) / sin(omega) * b.")
+          hint="The angle ω between a and b: its cosine is their dot product divided by the product of their "
+               "lengths. Then weight a by sin((1 − t)ω) / sin ω and b by sin(tω) / sin ω, as in the formula above.",
+          more="torch.arccos and torch.sin, the dot product @ and the tensor method .norm().")
 def _check_slerp(answer: Answer, rng: torch.Generator) -> None:
     e1, e2 = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
     a, b = torch.randn(16, generator=rng), torch.randn(16, generator=rng)
@@ -46,8 +51,10 @@ def _check_slerp(answer: Answer, rng: torch.Generator) -> None:
 
 
 @exercise("06.3", "Apply a vector to a batch, at several strengths", answer="apply_vector", points=2,
-          hint="z[:, None, :] + strengths[None, :, None] * direction (broadcasting) gives out[i, j] = "
-               "z[i] + strengths[j] * direction, of shape (n, k, d).")
+          hint="Give z an axis of length 1 for the strengths, and the strengths axes of length 1 for the faces and "
+               "the latent dimension, so that broadcasting forms every face plus every strength times the "
+               "direction, shape (n, k, d), without a loop.",
+          more="indexing with None inserts an axis of length 1; broadcasting does the rest.")
 def _check_apply_vector(answer: Answer, rng: torch.Generator) -> None:
     cases = [(torch.zeros(1, 2), torch.tensor([1.0, -1.0]), torch.tensor([2.0])),
              (torch.randn(3, 4, generator=rng), torch.randn(4, generator=rng), torch.tensor([-2.0, -1.0, 0.0, 1.0, 3.0])),
@@ -60,4 +67,40 @@ def _check_apply_vector(answer: Answer, rng: torch.Generator) -> None:
                       and len(strengths) != len(z))
         expect_close(got, expected, tried=tried, hint=(
             "The shape is (n, k, d), faces first: out[i, j] is face i at strength j." if transposed else
-            "out[i, j] = z[i] + strengths[j] * direction; check that each strength scales the direction."))
+            "Entry [i, j] is face i moved by strength j along the direction; check that each strength scales it."))
+
+
+def _diversity(images: torch.Tensor) -> float:
+    """The mean, over pairs of different images, of the root-mean-square difference of their values (float64)."""
+    flat = images.flatten(1).double()
+    n = len(flat)
+    return (torch.cdist(flat, flat) / flat.shape[1] ** 0.5).sum().item() / (n * (n - 1))
+
+
+@exercise("06.4", "How varied are the sampled faces?", answer="diversity", points=2,
+          hint="For every pair of two different images, the root-mean-square difference of their values (the "
+               "square root of the mean over all channels and pixels of the squared difference); return the "
+               "average over all such pairs. An image compared with itself does not count.",
+          more="flatten each image; torch.cdist gives the Euclidean distance between all pairs of rows (divide by "
+               "the square root of the number of values per image); the n self-pairs sit on the diagonal.")
+def _check_diversity(answer: Answer, rng: torch.Generator) -> None:
+    base = torch.rand(1, 3, 4, 4, generator=rng)
+    pair = torch.cat([base, (base + 0.3 * torch.randn(1, 3, 4, 4, generator=rng)).clamp(0, 1)])
+    cases = [("4 copies of one face", base.repeat(4, 1, 1, 1)),
+             ("2 colour images", pair),
+             ("8 random colour images", torch.rand(8, 3, 4, 4, generator=rng)),
+             ("5 binary grey images", torch.bernoulli(torch.full((5, 1, 6, 6), 0.3), generator=rng)),
+             ("12 similar faces", (base + 0.05 * torch.randn(12, 3, 4, 4, generator=rng)).clamp(0, 1))]
+    for what, images in cases:
+        tried = f"diversity({what}, shape {tuple(images.shape)})"
+        got = answer(images, tried=tried)
+        expected = _diversity(images)
+        n = len(images)
+        value = as_number(got)
+        hint = "The average over pairs of different images of sqrt(mean of the squared differences)."
+        if value is not None and expected > 0 and math.isclose(value, expected * (n - 1) / n, rel_tol=1e-4):
+            hint = "The n pairs of an image with itself (distance 0) are in your average: leave them out."
+        elif value is not None and expected > 0 and math.isclose(value, expected * images[0].numel() ** 0.5,
+                                                                 rel_tol=1e-4):
+            hint = "That is the plain Euclidean distance; divide by the square root of the number of values."
+        expect_close(got, expected, tried=tried, rtol=1e-4, atol=1e-6, hint=hint)

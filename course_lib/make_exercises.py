@@ -12,34 +12,49 @@ In a code cell of solutions/NN_topic.ipynb,
 becomes `raise NotImplementedError("average over dim=0")` at the marker's indentation (a generic message when
 there is no hint), and `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` regions are dropped. Outputs are
 cleared and the bytes are the same on every run, so `--check` can compare files exactly.
+
+Hints come in two levels. The marker's hint (level 1) says what to think about: the idea, the formula, the shape.
+When the cell checks exercise KEY (`check("KEY", ...)`), the stub adds where to find level 2, `hint("KEY")`,
+which names the functions to use (registered with the exercise in course_lib/checks_NN.py). No hint may repeat
+the solution's code: `leaks(code, text)` says where one does, and a marker hint that leaks stops the generator.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import keyword
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
 
 MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<what>BEGIN|END) (?P<kind>SOLUTION|HIDDEN TESTS)\b(?P<rest>.*)$")
+CHECK_LINE = re.compile(r"""^check\(\s*["'](?P<key>\d+\.\d+)["']\s*,""", re.M)
 GENERIC_HINT = "Replace this line with your code."
+MORE_HELP = " (More help: run hint('{key}') in a cell.)"
+FRAGMENT = 8  # characters (spaces removed): a solution line or expression at least this long may not be in a hint
+OVERLAP = 0.7  # share of the solution's tokens that a hint may not reach
 
 
 class MarkerError(ValueError):
-    """The solution markers in a notebook cell do not pair up."""
+    """The solution markers in a notebook cell do not pair up, or a marker's hint gives the solution away."""
 
 
-def blank_source(source: str, where: str = "cell") -> str:
-    """The cell source with each SOLUTION region replaced by a stub and each HIDDEN TESTS region removed."""
+def _parse(source: str, where: str, key: str | None = None) -> tuple[str, list[tuple[str, str]]]:
+    """The blanked source, and the (hint, code) of each SOLUTION region; MarkerError if markers do not pair up."""
     out: list[str] = []
+    regions: list[tuple[str, list[str]]] = []
     open_kind, open_line = None, 0
     for number, line in enumerate(source.split("\n"), start=1):
         match = MARKER.match(line)
         if match is None:
             if open_kind is None:
                 out.append(line)
+            elif open_kind == "SOLUTION":
+                regions[-1][1].append(line)
             continue
         what, kind = match["what"], match["kind"]
         if what == "BEGIN":
@@ -50,7 +65,9 @@ def blank_source(source: str, where: str = "cell") -> str:
             if kind == "SOLUTION":
                 rest = match["rest"].strip()
                 hint = rest[len("hint:"):].strip() if rest.lower().startswith("hint:") else rest
-                out.append(f"{match['indent']}raise NotImplementedError({json.dumps(hint or GENERIC_HINT, ensure_ascii=False)})")
+                regions.append((hint, []))
+                message = (hint or GENERIC_HINT) + (MORE_HELP.format(key=key) if key else "")
+                out.append(f"{match['indent']}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})")
         else:
             if open_kind != kind:
                 opened = f"the open region is '{open_kind}' from line {open_line}" if open_kind else "none is open"
@@ -60,7 +77,71 @@ def blank_source(source: str, where: str = "cell") -> str:
     if open_kind is not None:
         raise MarkerError(f"{where}, line {open_line}: '### BEGIN {open_kind}' is never closed; "
                           f"add '### END {open_kind}' in the same cell.")
-    return "\n".join(out)
+    return "\n".join(out), [(hint, "\n".join(code)) for hint, code in regions]
+
+
+def blank_source(source: str, where: str = "cell", key: str | None = None) -> str:
+    """The cell source with each SOLUTION region replaced by a stub and each HIDDEN TESTS region removed.
+
+    key: the exercise the cell checks; its stub then says how to ask for the second-level hint.
+    """
+    return _parse(source, where, key)[0]
+
+
+def solution_regions(source: str, where: str = "cell") -> list[tuple[str, str]]:
+    """(marker hint, solution code) of each SOLUTION region of a cell."""
+    return _parse(source, where)[1]
+
+
+def checked_key(source: str) -> str | None:
+    """The exercise key of the cell's `check("KEY", ...)` line, if it has one."""
+    match = CHECK_LINE.search(source)
+    return match["key"] if match else None
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in re.findall(r"[A-Za-z_][A-Za-z_0-9]*|[@*/+\-]|\.T\b|\d+", text) if not keyword.iskeyword(t)]
+
+
+_OPERATIONS = (ast.Call, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.Subscript, ast.Lambda, ast.IfExp,
+               ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _fragments(code: str) -> set[str]:
+    """Every line of `code` (comments dropped) and every expression in it that does something (a call with
+    arguments, an operator, an index), as text without spaces; a call also as `name(args)` without its object."""
+    lines = [line.split("#")[0] for line in code.split("\n")]
+    found = {_squash(line) for line in lines}
+    try:
+        tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    except SyntaxError:
+        return found
+    for node in ast.walk(tree):
+        if isinstance(node, _OPERATIONS) and not (isinstance(node, ast.Call) and not node.args and not node.keywords):
+            found.add(_squash(ast.unparse(node)))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                found.add(_squash(node.func.attr + ast.unparse(node)[len(ast.unparse(node.func)):]))
+    return found
+
+
+def leaks(code: str, text: str) -> list[str]:
+    """What in `text` (a hint or a check's message) repeats the solution `code`; empty if nothing does.
+
+    Stricter than a reviewer's eye on purpose: a line or an expression of the solution of FRAGMENT characters
+    or more (spaces ignored) inside the text, or OVERLAP of the solution's names, numbers and operators in it.
+    """
+    squashed = _squash(text)
+    found = sorted(f for f in _fragments(code) if len(f) >= FRAGMENT and f in squashed)
+    solution = _tokens("\n".join(line.split("#")[0] for line in code.split("\n")))
+    named = set(_tokens(text))
+    shared = sum(t in named for t in solution)
+    if solution and shared / len(solution) >= OVERLAP:
+        found.append(f"{shared} of the solution's {len(solution)} tokens")
+    return found
 
 
 def make_exercise(solution: Path) -> str:
@@ -70,7 +151,12 @@ def make_exercise(solution: Path) -> str:
     for index, cell in enumerate(nb.cells):
         cell["id"] = cell.get("id") or f"cell-{index:03d}"
         if cell.cell_type == "code":
-            cell.source = blank_source(cell.source, f"{solution}: cell {index} (id {cell['id']})")
+            where = f"{solution}: cell {index} (id {cell['id']})"
+            for hint, code in solution_regions(cell.source, where):
+                if found := leaks(code, hint):
+                    raise MarkerError(f"{where}: the hint repeats the solution ({'; '.join(found)}); "
+                                      "say what to think about, not the code.")
+            cell.source = blank_source(cell.source, where, checked_key(cell.source))
             cell.outputs, cell.execution_count = [], None
         elif any(MARKER.match(line) for line in cell.source.split("\n")):
             raise MarkerError(f"{solution}: cell {index} (id {cell['id']}) is {cell.cell_type} but holds solution "

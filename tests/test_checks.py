@@ -105,7 +105,7 @@ def test_the_registry_loads_one_notebooks_module_when_asked_for_one_of_its_keys(
             "print(len(checks.EXERCISES), checks.load('02'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "['course_lib.checks_03']"
-    assert out[1] == f"{len(checks.EXERCISES)} ['02.1', '02.2', '02.3', '02.4']" and len(checks.EXERCISES) >= 22
+    assert out[1] == f"{len(checks.EXERCISES)} {[f'02.{i}' for i in range(1, 9)]}" and len(checks.EXERCISES) >= 30
 
 
 # ---- the plain-data channel ----
@@ -285,6 +285,10 @@ def generate(pixel_means, k):
     return torch.bernoulli(pixel_means.expand(k, *pixel_means.shape))
 
 
+def nearest_distance(samples, train):
+    return torch.cdist(samples.flatten(1), train.flatten(1)).min(dim=1).values
+
+
 NOTEBOOK_01 = {
     "01.1": (sample_gaussian, [
         lambda mean, cov, n: mean + torch.randn(n, len(mean)) @ cov,                      # cov, not its root
@@ -299,6 +303,13 @@ NOTEBOOK_01 = {
         lambda means, k: means.expand(k, *means.shape).clone(),                          # the mean image, k times
         lambda means, k: (means > 0.5).float().expand(k, *means.shape).clone(),          # a fixed threshold
         lambda means, k: torch.randint(0, 2, (k, *means.shape)).float(),                 # random, but not the model
+    ]),
+    "01.4": (nearest_distance, [
+        lambda s, t: nearest_distance(s, t) ** 2,                                          # squared distances
+        lambda s, t: torch.cdist(s.flatten(1), s.flatten(1)).min(dim=1).values,           # samples vs themselves
+        lambda s, t: torch.cdist(s.flatten(1), t.flatten(1)).mean(dim=1),                 # mean, not nearest
+        lambda s, t: torch.cdist(s.flatten(1), t.flatten(1)).argmin(dim=1).float(),       # which one, not how far
+        lambda s, t: (s.flatten(1)[:, None] - t.flatten(1)).abs().sum(-1).min(1).values,  # city-block distance
     ]),
 }
 
@@ -325,6 +336,42 @@ def independent_pixel_log_likelihood(train, test, eps=1e-3):
     return test @ p.log() + (1 - test) @ (1 - p).log()
 
 
+def log10_size(shape, levels):
+    import math
+    return math.prod(shape) * math.log10(levels)
+
+
+def histogram_density(x, edges):
+    counts = torch.histogram(x, bins=edges).hist
+    return counts / (len(x) * (edges[1:] - edges[:-1]))
+
+
+def neighbour_correlation(images):
+    a, b = images[:, 0, :, :-1], images[:, 0, :, 1:]
+    a, b = a - a.mean(0), b - b.mean(0)
+    return (a * b).mean(0) / (a.pow(2).mean(0).sqrt() * b.pow(2).mean(0).sqrt())
+
+
+def share_seen(samples, data):
+    seen = {tuple(row) for row in data.flatten(1).tolist()}
+    return sum(tuple(row) in seen for row in samples.flatten(1).tolist()) / len(samples)
+
+
+def _pooled_correlation(images):
+    a, b = images[..., :-1].flatten(), images[..., 1:].flatten()
+    return torch.corrcoef(torch.stack([a, b]))[0, 1]
+
+
+def _with_itself(images):  # each pixel paired with itself
+    a = images[:, 0, :, :-1] - images[:, 0, :, :-1].mean(0)
+    return (a * a).mean(0) / a.pow(2).mean(0)
+
+
+def _mixed_divisors(images):  # covariance divided by n, standard deviations by n - 1
+    a, b = images[:, 0, :, :-1], images[:, 0, :, 1:]
+    return ((a - a.mean(0)) * (b - b.mean(0))).mean(0) / (a.std(0) * b.std(0))
+
+
 def best_on_training_points(train, held_out, bandwidths):
     return best_bandwidth(train, train, bandwidths)
 
@@ -345,6 +392,34 @@ NOTEBOOK_02 = {
     "02.4": (independent_pixel_log_likelihood, [
         lambda train, test, eps=1e-3: test @ train.mean(0).log() + (1 - test) @ (1 - train.mean(0)).log(),  # no clamp
         lambda train, test, eps=1e-3: independent_pixel_log_likelihood(train, test, eps).sum(),             # total
+    ]),
+    "02.5": (log10_size, [
+        lambda shape, levels: np.prod(shape) * np.log(levels),                             # natural log
+        lambda shape, levels: shape[-1] * shape[-2] * np.log10(levels),                    # forgets channels
+        lambda shape, levels: float(np.log10(float(levels) ** int(np.prod(shape)))),       # overflows
+        lambda shape, levels: np.log10(np.prod(shape) * levels),                           # product, not power
+    ]),
+    "02.6": (histogram_density, [
+        lambda x, edges: torch.histogram(x, bins=edges).hist / len(x),                     # shares, not densities
+        lambda x, edges: torch.histogram(x, bins=edges).hist / (edges[1:] - edges[:-1]),   # forgets n
+        lambda x, edges: torch.histogram(x, bins=edges).hist / (len(x) * (edges[1] - edges[0])),  # equal widths
+        lambda x, edges: torch.histc(x, len(edges) - 1, edges[0].item(), edges[-1].item())
+        / (len(x) * (edges[1:] - edges[:-1])),                                             # ignores the edges
+    ]),
+    "02.7": (neighbour_correlation, [
+        _pooled_correlation,                                                               # one number
+        lambda im: neighbour_correlation(im.transpose(2, 3)).T,                            # vertical neighbours
+        _mixed_divisors,                                                                   # n and n - 1 mixed
+        lambda im: ((im[:, 0, :, :-1] - im[:, 0, :, :-1].mean(0))
+                    * (im[:, 0, :, 1:] - im[:, 0, :, 1:].mean(0))).mean(0),                # covariance
+        lambda im: neighbour_correlation(im).nan_to_num(0.0),                              # hides undefined pairs
+        _with_itself,                                                                      # no neighbour
+    ]),
+    "02.8": (share_seen, [
+        lambda s, d: share_seen(d, s),                                                     # the other way round
+        lambda s, d: share_seen(s, d) * len(s),                                            # a count
+        lambda s, d: share_seen(torch.unique(s.flatten(1), dim=0), d.flatten(1)),          # drops repeats
+        lambda s, d: share_seen(s.flatten(1).sum(1, keepdim=True), d.flatten(1).sum(1, keepdim=True)),  # same total
     ]),
 }
 
@@ -370,6 +445,27 @@ def pca_directions(x, k):
 def pca_encode_decode(x, mean, w):
     z = (x - mean) @ w
     return z, z @ w.T + mean
+
+
+def components_needed(x, fraction):
+    variance = torch.linalg.svdvals(x - x.mean(0)) ** 2
+    return int((variance.cumsum(0) / variance.sum() < fraction).sum()) + 1
+
+
+def sample_box(z_train, n):
+    low, high = z_train.min(0).values, z_train.max(0).values
+    return low + (high - low) * torch.rand(n, z_train.shape[1])
+
+
+def gap_share(z_train, z_test, z_random):
+    threshold = torch.cdist(z_test, z_train).min(1).values.quantile(0.95)
+    return (torch.cdist(z_random, z_train).min(1).values > threshold).float().mean()
+
+
+def _gap_share_nearest_rank(z_train, z_test, z_random):  # another percentile convention: also right
+    distance = torch.cdist(z_test, z_train).min(1).values
+    threshold = distance.kthvalue(int(np.ceil(0.95 * len(distance)))).values
+    return (torch.cdist(z_random, z_train).min(1).values > threshold).float().mean().item()
 
 
 def conv_encoder(latent_dim, relu=True):
@@ -398,6 +494,14 @@ NOTEBOOKS_03_04 = {
         lambda x, mean, w: (x @ w, x @ w @ w.T + mean),                                          # no centring
         lambda x, mean, w: ((x - mean) @ w, (x - mean) @ w @ w.T),                               # mean not added back
     ]),
+    "03.3": (components_needed, [
+        lambda x, f: components_needed(x, f) - 1,                                                # a position
+        lambda x, f: int((torch.linalg.svdvals(x - x.mean(0)).cumsum(0)
+                          / torch.linalg.svdvals(x - x.mean(0)).sum() < f).sum()) + 1,           # not squared
+        lambda x, f: int(((torch.linalg.svdvals(x) ** 2).cumsum(0)
+                          / (torch.linalg.svdvals(x) ** 2).sum() < f).sum()) + 1,                # not centred
+        lambda x, f: int(np.ceil(f * x.shape[1])),                                               # a share of the axes
+    ]),
     "04.1": (conv_encoder, [
         lambda d: conv_encoder(d, relu=False),                                                   # linear
         lambda d: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 29), torch.nn.ReLU(),
@@ -416,6 +520,28 @@ NOTEBOOKS_03_04 = {
         lambda z_a, z_b, steps: z_a + (torch.arange(steps)[:, None] / steps) * (z_b - z_a),      # misses z_b
         lambda z_a, z_b, steps: interpolate(z_b, z_a, steps),                                    # backwards
     ]),
+    "04.4": (sample_box, [
+        lambda z, n: torch.randn(n, z.shape[1]),                                                 # N(0, I)
+        lambda z, n: z.min() + (z.max() - z.min()) * torch.rand(n, z.shape[1]),                   # one box for all
+        lambda z, n: z[torch.randint(0, len(z), (n,))],                                          # training codes
+        lambda z, n: z.mean(0) + z.std(0) * (2 * torch.rand(n, z.shape[1]) - 1),                 # mean +- std
+        lambda z, n: sample_box(z, 1).expand(n, -1).clone(),                                     # one point, n times
+        lambda z, n: (lambda t: z.min(0).values + (z.max(0).values - z.min(0).values) * t)(
+            torch.rand(n, 1).expand(-1, z.shape[1])),                                            # on the diagonal
+    ]),
+    "04.5": (gap_share, [
+        lambda tr, te, r: (torch.cdist(r, tr).min(1).values
+                           > torch.cdist(r, tr).min(1).values.quantile(0.95)).float().mean(),    # own percentile
+        lambda tr, te, r: (torch.cdist(te, tr).min(1).values
+                           > torch.cdist(te, tr).min(1).values.quantile(0.95)).float().mean(),   # test points
+        lambda tr, te, r: (torch.cdist(r, tr).min(1).values
+                           > torch.cdist(te, tr).min(1).values.mean()).float().mean(),           # the mean distance
+        lambda tr, te, r: (torch.cdist(r, tr).min(1).values
+                           > torch.cdist(te, tr).min(1).values.max()).float().mean(),            # the largest
+        lambda tr, te, r: (torch.cdist(r, te).min(1).values
+                           > torch.cdist(te, tr).min(1).values.quantile(0.95)).float().mean(),   # nearest test code
+        lambda tr, te, r: gap_share(tr, te, r) * len(r),                                         # a count
+    ]),
 }
 
 
@@ -426,6 +552,12 @@ def test_notebook_03_04_check_messages_say_what_went_wrong():
     assert "trainable numbers" in checks.run_check("04.1", NOTEBOOKS_03_04["04.1"][1][1]).message
     assert "do not average" in checks.run_check("04.2", NOTEBOOKS_03_04["04.2"][1][0]).message
     assert "overflows" in checks.run_check("04.2", NOTEBOOKS_03_04["04.2"][1][1]).message
+
+
+@pytest.mark.parametrize("seed", [checks.PUBLIC_SEED, 1, 2])
+def test_gap_share_accepts_another_percentile_convention(seed):
+    ex = checks.get("04.5")
+    assert checks.evaluate(ex, checks.LocalAnswer(_gap_share_nearest_rank), seed).passed
 
 
 # ---- notebook 05: the variational autoencoder ------------------------------------------------------------------------
@@ -447,6 +579,12 @@ def iwae_estimate(log_px_z, log_pz, log_qz):
     return torch.logsumexp(log_px_z + log_pz - log_qz, dim=1) - np.log(log_px_z.shape[1])
 
 
+def classifier_score(probs):
+    marginal = probs.mean(0, keepdim=True)
+    kl = (torch.special.xlogy(probs, probs) - torch.special.xlogy(probs, marginal)).sum(1)
+    return kl.mean().exp()
+
+
 NOTEBOOK_05 = {
     "05.1": (reparameterize, [
         lambda mean, logvar, eps: mean + torch.exp(logvar) * eps,                     # variance, not std
@@ -464,6 +602,14 @@ NOTEBOOK_05 = {
     "05.4": (iwae_estimate, [
         lambda a, b, c: (a + b - c).mean(dim=1),                                       # the ELBO, not IWAE
         lambda a, b, c: torch.log(torch.exp(a + b - c).mean(dim=1)),                   # underflows to -inf
+    ]),
+    "05.5": (classifier_score, [
+        lambda p: classifier_score(p).log(),                                           # the mean KL, no exp
+        lambda p: (p * (p.log() - p.mean(0).log())).sum(1).mean().exp(),               # 0 log 0 gives NaN
+        lambda p: (p.mean(0) * (p.mean(0).log() - p.clamp_min(1e-12).log())).sum(1).mean().exp(),  # KL reversed
+        lambda p: p.max(1).values.mean(),                                              # mean confidence
+        lambda p: torch.exp(-torch.special.xlogy(p.mean(0), p.mean(0)).sum()),          # variety only
+        lambda p: classifier_score(p.T),                                               # classes as samples
     ]),
 }
 
@@ -490,6 +636,12 @@ def apply_vector(z, direction, strengths):
     return z[:, None, :] + strengths[None, :, None] * direction
 
 
+def diversity(images):
+    flat = images.flatten(1)
+    n = len(flat)
+    return (torch.cdist(flat, flat) / flat.shape[1] ** 0.5).sum() / (n * (n - 1))
+
+
 NOTEBOOK_06 = {
     "06.1": (attribute_vector, [
         lambda z, has: z[~has].mean(0) - z[has].mean(0),                                  # sign flipped
@@ -505,6 +657,14 @@ NOTEBOOK_06 = {
         lambda z, d, s: (z[None] + s[:, None, None] * d),                                 # (k, n, d)
         lambda z, d, s: (z + d)[:, None, :].expand(-1, len(s), -1),                       # ignores strengths
     ]),
+    "06.4": (diversity, [
+        lambda im: (torch.cdist(im.flatten(1), im.flatten(1)) / im[0].numel() ** 0.5).mean(),  # self-pairs too
+        lambda im: (torch.cdist(im.flatten(1), im.flatten(1)) ** 2).sum() / im[0].numel()
+        / (len(im) * (len(im) - 1)),                                                       # squared
+        lambda im: diversity(im) * im[0].numel() ** 0.5,                                   # Euclidean, not RMS
+        lambda im: (im - im.mean(0)).pow(2).flatten(1).mean(1).sqrt().mean(),               # from the mean image
+        lambda im: im.std(0).mean(),                                                       # spread per pixel
+    ]),
 }
 
 
@@ -517,6 +677,24 @@ def test_notebook_06_check_messages_say_what_went_wrong():
 # ---- every lesson exercise: the reference passes, a stub is not done, each wrong answer fails ---------------------
 
 ANSWERS = {**NOTEBOOK_01, **NOTEBOOK_02, **NOTEBOOKS_03_04, **NOTEBOOK_05, **NOTEBOOK_06}
+
+
+# what a failed check says to a plausible wrong answer of each judgement exercise: (key, wrong answer, words)
+JUDGEMENT_MESSAGES = [
+    ("01.4", 0, "squared distances"), ("01.4", 1, "not with the samples"),
+    ("02.5", 0, "natural logarithm"), ("02.5", 2, "too large for a float"), ("02.6", 0, "shares of the points"),
+    ("02.7", 0, "not one for the whole image"), ("02.7", 1, "width axis"), ("02.7", 4, "0/0 is NaN"),
+    ("02.7", 5, "compared with itself"), ("02.8", 1, "not a count"),
+    ("03.3", 0, "Off by one"), ("03.3", 1, "SQUARE"),
+    ("04.4", 0, "outside it"), ("04.4", 2, "training codes"), ("04.4", 5, "independently"), ("04.5", 1, "TEST points"),
+    ("05.5", 0, "its exponential"), ("05.5", 1, "0 · log 0"),
+    ("06.4", 0, "with itself"), ("06.4", 2, "Euclidean"),
+]
+
+
+@pytest.mark.parametrize("key, index, words", JUDGEMENT_MESSAGES)
+def test_judgement_exercises_say_what_went_wrong(key, index, words):
+    assert words in checks.run_check(key, ANSWERS[key][1][index]).message
 
 
 def test_every_lesson_exercise_has_a_reference_and_wrong_answers_here():
