@@ -237,13 +237,15 @@ def run_check(key: str, answer: Any) -> Result:
     return evaluate(get(key), LocalAnswer(answer), PUBLIC_SEED)
 
 
-def check(key: str, answer: Any) -> Result:
-    """Check `answer` for exercise `key`: print "passed", or raise a short ExerciseNotPassed message."""
+def check(key: str, answer: Any) -> None:
+    """Check `answer` for exercise `key`: print "passed", or raise a short ExerciseNotPassed message.
+
+    Returns nothing, so that a check on a cell's last line shows only its message (`run_check` returns the Result).
+    """
     result = run_check(key, answer)
     if not result.passed:
         raise ExerciseNotPassed(result)
     print(result.message)
-    return result
 
 
 # ---- the answer as a test sees it: called on plain data, returning plain data ----------------------------------
@@ -480,6 +482,15 @@ def _decode(data: bytes, limit: int) -> Any:
 
 
 # ---- comparing ----------------------------------------------------------------------------------------------------
+
+def as_number(value: object) -> float | None:
+    """`value` as a float if it is one number (int, float, or an array or tensor holding one), else None."""
+    try:
+        array = np.asarray(value.detach() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return float(array.reshape(())) if array.size == 1 else None
+
 
 def expect_close(got: Any, expected: Any, *, tried: str, hint: str = "", rtol: float = 1e-4,
                  atol: float = 1e-5) -> None:

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from course_lib.checks import Answer, AnswerRaised, CheckFailure, exercise, expect_close, short
+from course_lib.checks import Answer, AnswerRaised, CheckFailure, as_number, exercise, expect_close, short
 
 
 @exercise("02.1", "The Gaussian log-likelihood", answer="gaussian_log_likelihood", points=1,
@@ -59,14 +59,6 @@ def _bandwidth_cases(rng: torch.Generator) -> list[tuple[torch.Tensor, torch.Ten
     ring = torch.stack([ring_angle.cos(), ring_angle.sin()], 1) * 3 + torch.randn(300, 2, generator=rng) * 0.2
     return [(data[::2], data[1::2]) for data in (two_clusters, wide, ring)]
 
-
-def as_number(value: object) -> float | None:
-    """`value` as a float if it is one number (int, float, or an array or tensor holding one), else None."""
-    try:
-        array = np.asarray(value.detach() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-    return float(array.reshape(())) if array.size == 1 else None
 
 
 BANDWIDTHS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0, 4.0)

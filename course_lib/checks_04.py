@@ -5,8 +5,7 @@ from typing import Any, Callable
 
 import torch
 
-from course_lib.checks import Answer, CheckFailure, exercise, expect_close, short
-from course_lib.checks_02 import as_number
+from course_lib.checks import Answer, CheckFailure, as_number, exercise, expect_close, short
 
 
 def _encoder_parameters(latent_dim: int) -> int:

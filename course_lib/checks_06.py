@@ -5,8 +5,7 @@ import math
 
 import torch
 
-from course_lib.checks import Answer, exercise, expect_close, short
-from course_lib.checks_02 import as_number
+from course_lib.checks import Answer, as_number, exercise, expect_close, short
 from course_lib.latent import lerp, slerp
 
 
