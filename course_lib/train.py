@@ -121,6 +121,7 @@ def fit(
     seed: int | None = 0,
     progress: bool = True,
     on_epoch_end: Callable[[int, History], None] | None = None,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> History:
     """Train `model` by minimising `model.loss(x)` with Adam on mini-batches of `train_images`.
 
@@ -130,6 +131,8 @@ def fit(
     seed: seeds shuffling and any randomness in the loss (config.seed), so a CPU run repeats exactly.
         Seed before building the model to repeat its initial weights too.
     on_epoch_end(epoch, history): called after each epoch (epoch counts from 1), e.g. to draw a figure.
+    transform(batch): applied to every training batch (float in [0, 1]) before the loss, e.g.
+        `partial(density.binarize, seed=None)` for a fresh binary sample each step; test images are used as given.
     Ctrl-C (KeyboardInterrupt) stops training, keeps the weights reached so far and returns the history with
     interrupted=True. The model is left in eval mode.
     """
@@ -168,7 +171,7 @@ def fit(
                 done = 0
                 try:
                     for batch in _batches(train, order, batch_size):
-                        loss = model.loss(batch)
+                        loss = model.loss(batch if transform is None else transform(batch))
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
                         optimizer.step()
