@@ -1,7 +1,10 @@
 """Density models and the likelihood definition the course's model comparisons share (notebooks 01, 02, 05).
 
-The comparison of density models on images uses ONE definition throughout:
-- images are binarised by a fixed threshold, `binarize(x, threshold=0.5)`: a pixel is 1 if brighter than half;
+The comparison of density models on images uses ONE definition throughout, the one papers use:
+- images are binarised by sampling: each pixel is 1 with probability equal to its grey value,
+  `binarize(x, seed=TEST_SEED)`; the test set is sampled once, with a fixed seed, so every model is scored on
+  the very same binary images. Models fitted once (notebook 02's) use one sample of the training set
+  (TRAIN_SEED); networks trained by `train.fit` see a fresh sample in every batch (`seed=None`);
 - each model gives a Bernoulli likelihood per pixel, and is scored on the full 10 000-image Fashion-MNIST test set;
 - results are mean log-likelihoods in nats per image (`score`), and bits per dimension (`bits_per_dim`).
 
@@ -26,18 +29,30 @@ from course_lib import validate
 EPS = 1e-3  # Bernoulli probabilities are clamped to [EPS, 1 - EPS], so one unusual pixel costs at most 6.9 nats
 
 
-def binarize(images: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
-    """Pixels brighter than `threshold` become 1, the others 0: float32, same shape as `images` (in [0, 1]).
+TEST_SEED = 0   # the one sampled binarisation of the test set that every model is scored on
+TRAIN_SEED = 1  # the one sampled binarisation of the training set, for models fitted once (notebook 02)
 
-    Deterministic on purpose: every model is then scored on the very same binary test set, whatever the seed.
+
+def binarize(images: torch.Tensor, *, seed: int | None = TEST_SEED) -> torch.Tensor:
+    """Binary images sampled from grey ones: each pixel is 1 with probability equal to its value in [0, 1].
+
+    images: float (n, ...) in [0, 1] -> float32 of the same shape, values 0 and 1.
+    seed: the same seed gives the same binary images (on the CPU, in every torch version: the pixel is 1 when a
+    uniform draw `torch.rand` falls below its grey value); None draws from torch's global generator, for a fresh
+    sample every call, as when training re-binarises every batch ("dynamic binarisation").
     """
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
         kind = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
         raise TypeError(f"binarize: images must be a float tensor in [0, 1], got {kind}; "
                         "for ImageData call .as_float() first (uint8 images are in [0, 255]).")
-    threshold = validate.number(threshold, "threshold", above=0, below=1)
+    if seed is not None:
+        seed = validate.whole_number(seed, "seed", minimum=0, hint="or None for a fresh sample")
     validate.in_unit_interval(images, "images")
-    return (images > threshold).float()
+    if seed is None:
+        uniform = torch.rand(images.shape, device=images.device)
+    else:
+        uniform = torch.rand(images.shape, generator=torch.Generator().manual_seed(seed)).to(images.device)
+    return (uniform < images).float()
 
 
 def bits_per_dim(nats_per_image: float, dims: int = 784) -> float:

@@ -9,8 +9,10 @@ Every method checks the type, shape and dtype of its input (free: no pass over t
 `loss_terms`, which training calls on every batch, do not: `train.fit` and `train.evaluate` check the whole data
 once instead.
 
-Losses are Bernoulli negative log-likelihoods computed from logits: per image, the binary cross-entropy summed
-over pixels (nats); over a batch, the mean of those per-image sums.
+Losses use the binary cross-entropy computed from logits: per image, summed over pixels; over a batch, the mean of
+those per-image sums. For binary images (pixels 0 or 1) it is the negative log-likelihood of independent Bernoulli
+pixels, in nats, and the VAE's loss is the negative ELBO; for grey or colour values in [0, 1] it is a training
+loss, not the log-probability of anything.
 """
 from __future__ import annotations
 
@@ -227,11 +229,11 @@ class VAE(_LatentImageModel):
     """A variational autoencoder: q(z|x) = N(mean(x), diag(exp(logvar(x)))), p(z) = N(0, I),
     p(x|z) = Bernoulli(decode(z)) per pixel. Same kinds, widths and image shapes as Autoencoder.
 
-    beta weights the KL term in the loss (1.0 gives the negative ELBO).
+    beta weights the KL term in the loss (1.0 gives the negative ELBO, for binary images).
     """
 
-    loss_name = ("negative ELBO (binary cross-entropy + beta * KL), nats per image "
-                 "(sum over pixels, mean over images)")
+    loss_name = ("binary cross-entropy + beta * KL, nats per image (sum over pixels, mean over images; "
+                 "the negative ELBO for binary pixels and beta = 1)")
 
     def __init__(self, kind: str = "conv", latent_dim: int = 2, widths: Sequence[int] | None = None,
                  image_shape: Sequence[int] = (1, 28, 28), beta: float = 1.0) -> None:
@@ -283,11 +285,11 @@ def iwae_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 100, batch_size
                         generator: torch.Generator | None = None) -> torch.Tensor:
     """Importance-weighted estimate of log p(x) per image, in nats: (batch, C, H, W) in [0, 1] -> (batch,).
 
-    log p(x) ~ log (1/k) sum_j p(x|z_j) p(z_j) / q(z_j|x), z_j ~ q(z|x), computed with logsumexp. k=1 gives
-    one-sample ELBO; the estimate is a lower bound of log p(x) that rises (on average) towards it as k grows.
-    Bernoulli p(x|z), so it is a normalised log-probability only for binary x. generator: on x's device.
-    The noise for all n * k samples is drawn first (n * k * latent_dim numbers), so the estimate does not depend
-    on batch_size, which only sets how many decoder inputs go through the network at once.
+    log p(x) ~ log (1/k) sum_j p(x|z_j) p(z_j) / q(z_j|x), z_j ~ q(z|x), computed with logsumexp. k=1 gives a
+    one-sample ELBO. Its expectation is a lower bound of log p(x) that rises towards it as k grows; one estimate is
+    random and can exceed log p(x). Bernoulli p(x|z), so it is a log-probability only for binary x.
+    generator: on x's device. The noise for all n * k samples is drawn first (n * k * latent_dim numbers), so the
+    estimate does not depend on batch_size, which only sets how many decoder inputs go through the network at once.
     """
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a course_lib.models.VAE; got a {type(model).__name__}.")

@@ -108,6 +108,7 @@ def fit(
     seed: int | None = 0,
     progress: bool = True,
     on_epoch_end: Callable[[int, History], None] | None = None,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> History:
     """Train `model` by minimising `model.loss(x)` with Adam on mini-batches of `train_images`.
 
@@ -117,6 +118,8 @@ def fit(
     seed: seeds shuffling and any randomness in the loss (config.seed), so a CPU run repeats exactly.
         Seed before building the model to repeat its initial weights too.
     on_epoch_end(epoch, history): called after each epoch (epoch counts from 1), e.g. to draw a figure.
+    transform(batch): applied to every training batch (float in [0, 1]) before the loss, e.g.
+        `partial(density.binarize, seed=None)` for a fresh binary sample each step; test images are used as given.
     Training stops early, keeps what it has and returns the history so far in two cases:
     - Ctrl-C (KeyboardInterrupt): the model keeps the weights reached so far; history.interrupted is True;
     - a loss that is nan or infinite (the run diverged, usually because lr is too large): the model keeps the
@@ -157,7 +160,7 @@ def fit(
             done = 0
             try:
                 for batch in _batches(train, order, batch_size):
-                    loss = model.loss(batch)
+                    loss = model.loss(batch if transform is None else transform(batch))
                     if not torch.isfinite(loss):
                         raise _Diverged(f"Training stopped at epoch {epoch} of {epochs}, step {done + 1}: the loss "
                                         f"became {loss.item()}. The model keeps the weights of its last finite "

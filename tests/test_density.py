@@ -18,19 +18,15 @@ def images():
 
 # ---- the shared likelihood definition ---------------------------------------------------------------------------
 
-def test_binarize_is_a_fixed_threshold():
-    x = torch.tensor([[0.0, 0.5, 0.5001, 1.0]])
-    assert torch.equal(density.binarize(x), torch.tensor([[0.0, 0.0, 1.0, 1.0]]))
-    assert torch.equal(density.binarize(x, threshold=0.2), torch.tensor([[0.0, 1.0, 1.0, 1.0]]))
-
-
-def test_binarize_does_not_sample_so_every_seed_gives_the_same_test_set():
-    """Papers binarise by sampling; the course's definition is a threshold, the same whatever the RNG state."""
-    grey = torch.full((2000,), 0.3)
-    torch.manual_seed(0)
-    first = density.binarize(grey)
-    torch.manual_seed(1)
-    assert torch.equal(density.binarize(grey), first) and first.sum() == 0  # sampling would turn ~600 pixels on
+def test_binarize_samples_each_pixel_from_its_grey_value_and_repeats_with_its_seed():
+    grey = torch.tensor([0.0, 0.25, 0.5, 1.0]).expand(20_000, 4).contiguous()
+    binary = density.binarize(grey, seed=3)
+    assert set(binary.unique().tolist()) == {0.0, 1.0}
+    assert binary.mean(0).tolist() == pytest.approx([0.0, 0.25, 0.5, 1.0], abs=0.015)
+    assert torch.equal(binary, density.binarize(grey, seed=3))
+    assert not torch.equal(binary, density.binarize(grey, seed=4))
+    assert torch.equal(density.binarize(grey), density.binarize(grey, seed=density.TEST_SEED))
+    assert not torch.equal(density.binarize(grey, seed=None), density.binarize(grey, seed=None))  # fresh samples
     images = torch.rand(3, 1, 4, 4, dtype=torch.float64)
     kept = images.clone()
     out = density.binarize(images)
@@ -40,12 +36,13 @@ def test_binarize_does_not_sample_so_every_seed_gives_the_same_test_set():
 @pytest.mark.parametrize("bad, error, match", [
     (torch.full((2, 3), 200, dtype=torch.uint8), TypeError, "as_float"),
     (torch.tensor([[0.0, 2.0]]), ValueError, r"\[0, 1\]"),
+    (torch.tensor([[0.0, float("nan")]]), ValueError, r"\[0, 1\]"),
 ])
 def test_binarize_rejects_unscaled_images(bad, error, match):
     with pytest.raises(error, match=match):
         density.binarize(bad)
-    with pytest.raises(ValueError, match="threshold"):
-        density.binarize(torch.zeros(1, 2), threshold=1.0)
+    with pytest.raises(ValueError, match="seed"):
+        density.binarize(torch.zeros(1, 2), seed=-1)
 
 
 def test_bits_per_dim_converts_nats():
@@ -86,7 +83,7 @@ def test_independent_pixel_samples_match_pixel_frequencies_but_not_pixel_pairs(i
     centre, right = 14 * 28 + 14, 14 * 28 + 15  # two neighbouring pixels in the middle of the image
     def corr(v):
         return torch.corrcoef(v[:, [centre, right]].T)[0, 1].item()
-    assert corr(data) > 0.5 and abs(corr(samples)) < 0.1
+    assert corr(data) > 0.15 and abs(corr(samples)) < 0.1  # sampled binarisation dilutes it from about 0.66
 
 
 def test_mixture_beats_the_independent_pixel_model_on_held_out_images(images):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score
 
 from course_lib import celeba, config, models, pretrained, train
 from course_lib.latent import attribute_vector
@@ -50,14 +51,15 @@ def faces_vae(standin_faces):
     return model, history
 
 
-@pytest.mark.parametrize("name", ["Eyeglasses", "Blond_Hair"])
+@pytest.mark.parametrize("name", ["Smiling", "Eyeglasses", "Blond_Hair", "Male"])  # the four notebook 06 shows
 def test_adding_an_attribute_vector_raises_a_classifier_score(standin_faces, faces_vae, name):
     model, _ = faces_vae
     x = standin_faces.as_float()
     has = standin_faces.attribute(name)
     train_x, train_has, held_x, held_has = x[:500], has[:500], x[500:], has[500:]
     classifier = LogisticRegression(C=0.1, max_iter=1000).fit(pixels(train_x), train_has.numpy())
-    assert classifier.score(pixels(held_x), held_has.numpy()) > 0.9  # the judge itself is good
+    # the judge itself is good: on faces with and on faces without the attribute (50% would be guessing)
+    assert balanced_accuracy_score(held_has.numpy(), classifier.predict(pixels(held_x))) > 0.8
     with torch.no_grad():
         z = model.encode(train_x)
         direction = attribute_vector(z, train_has)
@@ -66,7 +68,7 @@ def test_adding_an_attribute_vector_raises_a_classifier_score(standin_faces, fac
         scores = [classifier.predict_proba(pixels(model.decode(base + s * direction)))[:, 1].mean()
                   for s in strengths]
     shown = f"{name}: scores {np.round(scores, 3)} for strengths {strengths}"
-    assert scores[-1] > scores[2] + 0.1 and scores[-1] > scores[0] + 0.15, shown
+    assert scores[-1] > scores[2] + 0.05 and scores[-1] > scores[0] + 0.1, shown  # "all four curves rise"
     assert all(b > a - 0.02 for a, b in zip(scores, scores[1:])), shown
 
 

@@ -283,3 +283,18 @@ def test_checkpoint_errors_for_missing_files_and_unsafe_extras(tmp_path):
     with pytest.raises(TypeError, match="config"):
         train.save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.pt")
     assert not list(tmp_path.iterdir())
+
+
+def test_transform_changes_every_training_batch_and_no_test_batch():
+    seen = []
+
+    def record(batch):
+        seen.append(batch.clone())
+        return (batch > 0.5).float()
+
+    model = small(VAE)
+    history = train.fit(model, TRAIN[:40], TEST[:8], epochs=2, batch_size=20, device="cpu", progress=False,
+                        transform=record)
+    assert len(seen) == 4 and all(b.shape == (20, 1, 28, 28) and b.dtype == torch.float32 for b in seen)
+    assert len(history.test_loss) == 2
+    assert not torch.equal(seen[0], seen[2])  # the second epoch shuffles the images anew
