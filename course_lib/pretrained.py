@@ -20,7 +20,7 @@ shared 2-core CPU) in 93 minutes: 10 to 37 minutes of training per model, depend
 importance-weighted figures most of the rest. Another thread count or machine gives slightly different weights.
 
 The checkpoints live in the repository's notebooks/checkpoints/, not in the installed package.
-`checkpoint_folder()` finds them wherever the course is installed (see `search_dirs`): $COURSE_CHECKPOINTS when
+`checkpoint_folder()` finds them wherever the course is installed (see `checkpoint_dirs`): $COURSE_CHECKPOINTS when
 set, else the repository around the package (a clone on PYTHONPATH, or an editable install), else checkpoints/
 in the working folder (a notebook in notebooks/) or notebooks/checkpoints in it or a folder above it (after
 `pip install .`, run from inside the clone).
@@ -146,7 +146,7 @@ def check_figures(model: models.VAE, test_images: torch.Tensor) -> dict:
             f"first_{CHECK_IMAGES}_iwae_k{CHECK_K}": iwae(model, first, CHECK_K)}
 
 
-def search_dirs() -> list[tuple[str, Path]]:
+def checkpoint_dirs() -> list[tuple[str, Path]]:
     """The folders that may hold the checkpoints, in the order they are searched, each with why it is searched."""
     if os.environ.get(ENV):
         return [(f"${ENV}", Path(os.environ[ENV]).expanduser())]
@@ -162,8 +162,8 @@ def search_dirs() -> list[tuple[str, Path]]:
 
 
 def find_checkpoints() -> Path | None:
-    """The first folder of `search_dirs` that holds every checkpoint and figures.json, or None."""
-    for _, folder in search_dirs():
+    """The first folder of `checkpoint_dirs` that holds every checkpoint and figures.json, or None."""
+    for _, folder in checkpoint_dirs():
         if all((folder / name).is_file() for name in FILES):
             return folder
     return None
@@ -174,7 +174,7 @@ def checkpoint_folder() -> Path:
     where to put them."""
     found = find_checkpoints()
     if found is None:
-        looked = "\n".join(f"  {path} ({why})" for why, path in search_dirs())
+        looked = "\n".join(f"  {path} ({why})" for why, path in checkpoint_dirs())
         raise FileNotFoundError(
             f"The pretrained checkpoints ({', '.join(FILES)}) were not found. Looked in:\n{looked}\n"
             f"They are in the course repository's notebooks/checkpoints/. Run the notebooks from inside the cloned "
