@@ -213,10 +213,7 @@ def find_fashion_mnist(root: str | os.PathLike | None = None, *, download: bool 
         found = {name: next((p for p in _candidates(folder, name) if p.is_file()), None) for name in FILES}
         present = [path for path in found.values() if path is not None]
         if len(present) == len(FILES):
-            contents = {name: _read_verified(path, name) for name, path in found.items()}
-            for name, content in contents.items():
-                write_atomic(target / "FashionMNIST" / "raw" / name, content)
-            return target
+            return _unpack({name: _read_verified(path, name) for name, path in found.items()}, folder, target)
         notes.append(f"  - {folder}  ({why}): " + (f"only {len(present)} of 4 files" if present else "not there"))
     if download:
         error = _download(target)
@@ -226,6 +223,22 @@ def find_fashion_mnist(root: str | os.PathLike | None = None, *, download: bool 
     else:
         notes.append("  - download: not tried (download=False)")
     raise DataNotFoundError(_not_found_message(notes, target))
+
+
+def _unpack(contents: dict[str, bytes], found_in: Path, target: Path) -> Path:
+    """Write the verified files where torchvision reads them: into `target`, else the per-user cache."""
+    failed = []
+    for folder in dict.fromkeys([target, cache_dir()]):
+        try:
+            for name, content in contents.items():
+                write_atomic(folder / "FashionMNIST" / "raw" / name, content)
+            return folder
+        except OSError as err:
+            failed.append(f"  - {folder}: {err.strerror or err}")
+    raise DataNotFoundError(
+        f"Fashion-MNIST was found in {found_in}, but its files could not be unpacked into a folder the loader "
+        "can write to:\n" + "\n".join(failed) + "\nSet COURSE_DATA_DIR to a folder you can write to (for "
+        "example COURSE_DATA_DIR=$HOME/course-data), or copy the four unpacked files into its FashionMNIST/raw/.")
 
 
 def _download(target: Path) -> str | None:

@@ -202,3 +202,22 @@ def test_image_data_checks_shapes():
 def test_split_is_checked(isolated):
     with pytest.raises(ValueError, match="split='validation'"):
         data.load_fashion_mnist("validation")
+
+
+def test_an_unwritable_data_folder_falls_back_to_the_cache(isolated, real_files, monkeypatch):
+    copy_files(real_files, data.SYSTEM_DIR)
+    (isolated / "a-file").write_text("not a folder")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(isolated / "a-file" / "data"))  # nothing can be written below a file
+    assert data.find_fashion_mnist(download=False) == isolated / "cache" / "generative-course"
+
+
+def test_no_writable_folder_gives_one_clear_error(isolated, real_files, monkeypatch):
+    copy_files(real_files, data.SYSTEM_DIR)
+    (isolated / "a-file").write_text("not a folder")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(isolated / "a-file" / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated / "a-file" / "cache"))
+    with pytest.raises(data.DataNotFoundError) as caught:
+        data.load_fashion_mnist(download=False)
+    message = str(caught.value)
+    assert f"found in {data.SYSTEM_DIR}" in message and "Set COURSE_DATA_DIR to a folder you can write to" in message
+    assert str(isolated / "a-file" / "data") in message and str(isolated / "a-file" / "cache") in message
