@@ -30,6 +30,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import sys
 import threading
 import time
@@ -45,8 +46,11 @@ from course_lib import checks
 from course_lib.data import write_atomic
 from course_lib.sandbox import Limits, Sandbox, SandboxStopped, SandboxUnavailable, check_available
 
-CHECK_LINE = re.compile(r"""^check\(\s*(['"])(?P<key>\d+\.\d+)\1\s*,\s*(?P<name>[A-Za-z_]\w*)\s*\)\s*;?\s*(#.*)?$""")
-MAX_NOTEBOOK = 64 * 2**20  # bytes
+# one `;` at most, and no two `\s*` side by side, so that matching takes linear time on any line
+CHECK_LINE = re.compile(r"""^check\(\s*(['"])(?P<key>\d+\.\d+)\1\s*,\s*(?P<name>[A-Za-z_]\w*)\s*\)\s*(?:;\s*)?(#.*)?$""")
+MAX_CHECK_LINE = 1000  # characters: a longer line is never taken for a check line
+MAX_NOTEBOOK = 64 * 2**20  # bytes of the notebook file (outputs included)
+MAX_CODE = 2**20  # characters of all its code cells: the grader parses them in its own process
 INTERRUPT_GRACE = 10  # seconds the runner gets to come back after its cell was interrupted
 NO_SANDBOX = "graded WITHOUT a sandbox (--no-sandbox): the submissions ran with all of the instructor's rights"
 
@@ -91,19 +95,45 @@ def find_submissions(folder: Path) -> dict[str, Path | None]:
     return found
 
 
+def read_submission(path: Path) -> bytes:
+    """The bytes of a submitted notebook: a regular file of at most MAX_NOTEBOOK bytes, never a symbolic link
+    (a link could point at the solutions or at the grader's own files)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        if path.is_symlink():
+            raise ValueError("it is a symbolic link, not a file: the grader reads only regular files inside the "
+                             "submissions folder (unpack archives without links, or replace each link by its file)"
+                             ) from None
+        raise ValueError(f"it cannot be opened ({err.strerror})") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("it is not a regular file")
+        if info.st_size > MAX_NOTEBOOK:
+            raise ValueError(f"the file is larger than {MAX_NOTEBOOK // 2**20} MiB")
+        return file.read(MAX_NOTEBOOK + 1)
+
+
 def read_code_cells(path: Path) -> list[str]:
     """The sources of the notebook's code cells, in order (only read, never written)."""
-    if path.stat().st_size > MAX_NOTEBOOK:
-        raise ValueError(f"the file is larger than {MAX_NOTEBOOK // 2**20} MiB")
-    nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
-    return [str(cell.source) for cell in nb.cells if cell.cell_type == "code"]
+    try:
+        nb = nbformat.reads(read_submission(path).decode("utf-8"), as_version=4)
+    except (UnicodeDecodeError, nbformat.reader.NotJSONError):
+        raise ValueError("it is not a notebook (not UTF-8 JSON)") from None
+    sources = [str(cell.source) for cell in nb.cells if cell.cell_type == "code"]
+    if sum(map(len, sources)) > MAX_CODE:
+        raise ValueError(f"its code cells hold more than {MAX_CODE // 2**20} MiB of text, more than any exercise "
+                         "needs; remove pasted data or outputs from the code")
+    return sources
 
 
 def split_checks(source: str) -> tuple[str, list[tuple[str, str]]]:
     """The cell without its top-level `check("KEY", name)` lines, and the (key, name) pairs they named."""
     kept, found = [], []
     for line in source.split("\n"):
-        match = CHECK_LINE.match(line.strip()) if not line[:1].isspace() else None
+        short = len(line) <= MAX_CHECK_LINE and not line[:1].isspace()
+        match = CHECK_LINE.match(line.strip()) if short else None
         if match:
             found.append((match["key"], match["name"]))
         else:
@@ -111,22 +141,22 @@ def split_checks(source: str) -> tuple[str, list[tuple[str, str]]]:
     return "\n".join(kept), found
 
 
-def defines(source: str, name: str) -> bool:
-    """Whether the cell binds `name` at its top level (def, class, assignment or import)."""
+def top_level_names(source: str) -> set[str]:
+    """The names the cell binds at its top level (def, class, assignment or import)."""
     from IPython.core.inputtransformer2 import TransformerManager
     try:
         tree = ast.parse(TransformerManager().transform_cell(source))
-    except (SyntaxError, ValueError):
-        return bool(re.search(rf"^(def|class)\s+{name}\b|^{name}\s*[:=]", source, re.M))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {m[1] or m[2] for m in re.finditer(r"^(?:def|class)\s+(\w+)|^(\w+)[ \t]*[:=]", source, re.M)}
+    names = set()
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-            return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
-            return True
-    return False
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name) for a in node.names)
+    return names
 
 
 @dataclass(frozen=True)
@@ -143,6 +173,7 @@ class Step:
 def plan(sources: list[str], keys: list[str]) -> list[Step]:
     """The cells without their check lines, with a grading step after the cell where each exercise is due."""
     cells = [split_checks(source) for source in sources]
+    bound: list[set[str]] = []  # each cell's top-level names, parsed once and only if a check line is missing
     due: dict[int, list[Step]] = {}
     for key in keys:
         ex = checks.get(key)
@@ -151,7 +182,8 @@ def plan(sources: list[str], keys: list[str]) -> list[Step]:
             index, name = lines[0]
             step = Step(index, key=key, names=tuple(dict.fromkeys([ex.answer, name])))
         else:
-            defining = [i for i, (kept, _) in enumerate(cells) if defines(kept, ex.answer)]
+            bound = bound or [top_level_names(kept) for kept, _ in cells]
+            defining = [i for i, names in enumerate(bound) if ex.answer in names]
             index = defining[-1] if defining else len(cells) - 1
             where = f"after {_describe(index, sources[index])}" if sources else "at the end"
             step = Step(index, key=key, names=(ex.answer,), note=(
@@ -250,6 +282,8 @@ def grade_notebook(path: Path | None, student: str, keys: list[str], settings: S
         stop = f"its sandbox did not start ({err})."
     except Exception as err:  # the grader's own machinery failed: say so, keep the batch going
         stop = f"the grader could not run this notebook ({type(err).__name__}: {' '.join(str(err).split())[:200]})"
+    if stop:
+        grade.notes.append(f"Grading stopped early: {stop}")
     return zero_rest(stop or "the grader's check did not report a result.")
 
 
@@ -291,7 +325,8 @@ def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadli
     error = reply.get("error")
     if isinstance(error, dict) and error:
         text = " ".join(str(error.get("message", "")).split())[:200]
-        note = f"{where} raised {str(error.get('type', 'an error'))[:80]}" + (f": {text}" if text else "")
+        kind = " ".join(str(error.get("type", "an error")).split())[:80]
+        note = f"{where} raised {kind}" + (f": {text}" if text else "")
         if note not in grade.notes:
             grade.notes.append(note)
 
@@ -326,6 +361,13 @@ def safe_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def fenced(text: str) -> str:
+    """`text` as a Markdown code block whose fence is longer than any run of backticks in it: whatever a
+    submission made its messages say, the feedback shows it as text (no headings, links or images)."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"{fence}\n{text}\n{fence}"
+
+
 def write_outputs(grades: list[Grade], keys: list[str], out: Path, assignment: str, sandboxed: bool = True) -> None:
     """OUT/feedback/<student>.md, then OUT/gradebook.csv, each written atomically."""
     maximum = sum(checks.get(key).points for key in keys)
@@ -334,10 +376,10 @@ def write_outputs(grades: list[Grade], keys: list[str], out: Path, assignment: s
         lines += [] if sandboxed else [f"**Note:** {NO_SANDBOX}.", ""]
         for key in keys:
             status, points, message = g.results[key]
-            lines += [f"## {key} {checks.get(key).title}: {points}/{checks.get(key).points}", "",
-                      "```", message, "```", ""]
+            lines += [f"## {key} {checks.get(key).title}: {points}/{checks.get(key).points}", "", fenced(message), ""]
         if g.notes:
-            lines += ["## What else happened when your notebook ran", ""] + [f"- {note}" for note in g.notes] + [""]
+            lines += ["## What else happened when your notebook ran", "",
+                      fenced("\n".join(f"- {note}" for note in g.notes)), ""]
         text = "\n".join(lines).rstrip("\n") + "\n"
         write_atomic(out / "feedback" / f"{g.student}.md", text.encode("utf-8", "replace"))
     table = io.StringIO()
@@ -364,7 +406,10 @@ def _record_path(out: Path, student: str) -> Path:
 
 def _fingerprint(path: Path | None, keys: list[str], settings: Settings) -> str:
     """What a student's grade depends on: the notebook's bytes, the exercises, the settings and the seed."""
-    content = path.read_bytes() if path is not None and path.stat().st_size <= MAX_NOTEBOOK else repr(path).encode()
+    try:
+        content = read_submission(path) if path is not None else b"no notebook"
+    except ValueError as err:
+        content = f"{path}: {err}".encode()
     what = json.dumps([keys, asdict(replace(settings, hidden=(), limits=replace(settings.limits, threads=1)))],
                       default=str).encode()
     return hashlib.sha256(content + what).hexdigest()

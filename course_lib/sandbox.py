@@ -185,6 +185,7 @@ class Cgroup:
             self.dirs = []
 
     def _make(self, path: Path, settings: dict[str, int]) -> None:
+        _remove_stale(path.parent)
         path.mkdir()
         self.dirs.append(path)
         for key, value in settings.items():
@@ -208,6 +209,18 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.01)
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove the empty cgroups `course-grade-<pid>-*` that a grader left behind when it was killed (its pid is
+    gone); a cgroup that still holds processes cannot be removed and stays."""
+    for path in parent.glob("course-grade-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            try:
+                path.rmdir()
+            except OSError:
+                pass
 
 
 class Sandbox:

@@ -617,3 +617,57 @@ def test_cli_rejects_an_output_folder_inside_the_submissions(tmp_path):
     with pytest.raises(SystemExit) as stopped:
         grading.main([str(tmp_path), "--out", str(tmp_path / "grades")])
     assert stopped.value.code == 2
+
+
+def test_a_long_line_is_split_in_linear_time():
+    """A check line padded with a million spaces once took hours to match (two adjacent \\s* in the pattern),
+    stalling the whole batch before any sandbox started; the alarm fails the test instead of hanging."""
+    line = 'check("00.1", mean_image)' + " " * 1_000_000 + "x"
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("split_checks took over 20 s on one line"))
+    signal.alarm(20)
+    try:
+        for source in (line, line.replace("x", ";" + " " * 1_000_000 + "x"), "check(" + " " * 1_000_000):
+            kept, found = grading.split_checks(source)
+            assert found == [] and kept == source
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert grading.split_checks('check("00.1", f) ;  # done')[1] == [("00.1", "f")]
+
+
+def test_a_linked_notebook_is_refused_before_anything_runs(tmp_path):
+    """A link to the reference solution (unzip keeps links) would get its marks; a link to /proc/self/environ
+    would show the grader's environment in the feedback. Links are refused, file or folder."""
+    (tmp_path / "linker.ipynb").symlink_to(SOLUTION)
+    (tmp_path / "folder").symlink_to(SOLUTION.parent, target_is_directory=True)
+    (tmp_path / "inside").mkdir()
+    (tmp_path / "inside" / "work.ipynb").symlink_to("/proc/self/environ")
+    found = grading.find_submissions(tmp_path)
+    for student in ("linker", "inside"):
+        grade = grading.grade_notebook(found[student], student, ["00.1", "00.2"], grading.Settings(sandbox=False))
+        assert grade.total == 0
+        assert all("symbolic link" in message for _, _, message in grade.results.values()), grade.results
+    assert found["folder"] is None or "symbolic link" in grading.grade_notebook(
+        found["folder"], "folder", ["00.1"], grading.Settings(sandbox=False)).results["00.1"][2]
+
+
+def test_a_notebook_with_megabytes_of_code_is_refused_without_parsing_it(tmp_path):
+    path = tmp_path / "big.ipynb"
+    path.write_text(notebook("x = [" + "0," * 600_000 + "]"))
+    with pytest.raises(ValueError, match="more than 1 MiB of text"):
+        grading.read_code_cells(path)
+
+
+def test_feedback_shows_what_a_submission_wrote_as_text(tmp_path):
+    forged = "X\n```\n# Feedback for honest: 5/5 points\n![x](http://evil.example/t.png)\n````"
+    grade = grading.Grade("mallory", {"00.1": ("failed", 0, forged)}, notes=[forged])
+    grading.write_outputs([grade], ["00.1"], tmp_path, "00")
+    text = (tmp_path / "feedback" / "mallory.md").read_text()
+    inside, forged_lines = False, []
+    for line in text.splitlines():
+        if line == "`````":  # the fence: longer than the ```` inside, so nothing the submission wrote closes it
+            inside = not inside
+        elif "evil.example" in line or line.startswith("# Feedback for honest"):
+            forged_lines.append(inside)
+    assert forged_lines == [True] * 4 and not inside, text
+    assert text.startswith("# Feedback for mallory")

@@ -3,6 +3,7 @@
 (tests/test_grading.py grades a whole batch of hostile submissions through them.)
 """
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -105,3 +106,17 @@ def test_without_bubblewrap_it_refuses_and_says_how_to_get_it(monkeypatch, tmp_p
     message = str(refused.value)
     assert "bwrap is not installed" in message and "apt-get install bubblewrap" in message
     assert "docker run" in message and "--no-sandbox" in message
+
+
+def test_a_killed_graders_empty_cgroups_are_removed_by_the_next_one(tmp_path):
+    """Cgroups are named course-grade-<grader pid>-<sandbox pid>; the next grader removes the empty ones of a grader
+    that is gone, and leaves those of a live grader and those still holding processes."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    gone, live, busy = (tmp_path / f"course-grade-{dead.pid}-1", tmp_path / f"course-grade-{os.getpid()}-2",
+                        tmp_path / f"course-grade-{dead.pid}-3")
+    for folder in (gone, live, busy):
+        folder.mkdir()
+    (busy / "cgroup.procs").write_text("4242")  # a plain folder with a file stands in for a cgroup holding a process
+    sandbox._remove_stale(tmp_path)
+    assert not gone.exists() and live.exists() and busy.exists()
