@@ -1,8 +1,10 @@
-"""Walking through a latent space: straight lines (`lerp`), great circles (`slerp`), grids of latent points and
-attribute directions (`attribute_vector`)."""
+"""Walking through a latent space: straight lines (`lerp`), great circles (`slerp`), grids of latent points,
+attribute directions (`attribute_vector`) and the input of the classifiers that judge an edit (`classifier_pixels`)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from course_lib import validate
 
@@ -106,3 +108,11 @@ def attribute_vector(z: torch.Tensor, has_attribute: torch.Tensor) -> torch.Tens
         raise ValueError(f"has_attribute is {'all False' if count == 0 else 'all True'}: the vector needs faces "
                          "both with and without the attribute; use more faces or another attribute.")
     return z[has_attribute].mean(0) - z[~has_attribute].mean(0)
+
+
+def classifier_pixels(images: torch.Tensor) -> np.ndarray:
+    """What notebook 06's attribute classifiers see: images (n, C, H, W) in [0, 1], averaged over 2 x 2 blocks
+    and flattened, as a numpy array (n, C * H * W / 4); (n, 3, 32, 32) faces give (n, 768)."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        raise ValueError(f"images must be a tensor (n, C, H, W); got {getattr(images, 'shape', type(images))}.")
+    return F.avg_pool2d(images.detach().float().cpu(), 2).flatten(1).numpy()

@@ -39,12 +39,11 @@ from functools import partial
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
 from course_lib import celeba, config, density, models, train
 from course_lib.data import data_dir, load_fashion_mnist, search_dirs
-from course_lib.latent import attribute_vector
+from course_lib.latent import attribute_vector, classifier_pixels
 
 ENV = "COURSE_CHECKPOINTS"  # a folder that holds the checkpoints, searched instead of the places below
 REPOSITORY_FOLDER = Path(__file__).resolve().parent.parent / "notebooks" / "checkpoints"
@@ -284,10 +283,6 @@ def find_faces_checkpoint(*, size: int = 32, standin: bool = False) -> Path | No
     return None
 
 
-def _pixels(images: torch.Tensor):
-    """The attribute classifiers' input: images (n, 3, 32, 32) averaged down to 16x16, as a numpy array."""
-    return F.avg_pool2d(images, 2).flatten(1).numpy()
-
 
 def faces_figures(model: models.VAE, faces: celeba.FaceData, n_train: int) -> dict:
     """What notebook 06 measures, for a trained faces model: the held-out loss, and for each of FACES_ATTRIBUTES
@@ -302,13 +297,13 @@ def faces_figures(model: models.VAE, faces: celeba.FaceData, n_train: int) -> di
     k = min(n_train, FACES_CLASSIFIER_FACES)
     for name in FACES_ATTRIBUTES:
         has = faces.attribute(name)
-        classifier = LogisticRegression(C=0.1, max_iter=1000).fit(_pixels(train_x[:k]), has[:k].numpy())
+        classifier = LogisticRegression(C=0.1, max_iter=1000).fit(classifier_pixels(train_x[:k]), has[:k].numpy())
         vector = attribute_vector(z_train, has[:n_train])
         base = z_test[~has[n_train:]][:FACES_EDITED]
         with torch.no_grad():
-            scores = [float(classifier.predict_proba(_pixels(model.decode(base + s * vector)))[:, 1].mean())
+            scores = [float(classifier.predict_proba(classifier_pixels(model.decode(base + s * vector)))[:, 1].mean())
                       for s in FACES_STRENGTHS]
-        figures["attributes"][name] = {"classifier_accuracy": float(classifier.score(_pixels(test_x),
+        figures["attributes"][name] = {"classifier_accuracy": float(classifier.score(classifier_pixels(test_x),
                                                                                       has[n_train:].numpy())),
                                        "edited_faces": len(base), "scores": scores}
     return figures

@@ -13,25 +13,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 
 from course_lib import celeba, config, models, pretrained, train
-from course_lib.latent import attribute_vector
+from course_lib.latent import attribute_vector, classifier_pixels
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "06_faces.ipynb"
 
 
-def notebook_function(name: str):
-    """The function `name` as notebook 06 defines it, run with the notebook's imports: the test measures with the
-    notebook's own helper, not a copy of it."""
-    cells = [ast.parse("".join(cell["source"])) for cell in json.loads(NOTEBOOK.read_text())["cells"]
-             if cell["cell_type"] == "code"]
-    imports = [node for tree in cells for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
-    found = [node for tree in cells for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name]
-    assert len(found) == 1, f"notebook 06 should define {name}() once; it defines it {len(found)} times"
-    namespace: dict = {}
-    exec(compile(ast.Module(body=imports + found, type_ignores=[]), str(NOTEBOOK), "exec"), namespace)
-    return namespace[name]
-
-
-pixels = notebook_function("pixels")  # the attribute classifier's input, as the notebook computes it
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +43,15 @@ def test_adding_an_attribute_vector_raises_a_classifier_score(standin_faces, fac
     x = standin_faces.as_float()
     has = standin_faces.attribute(name)
     train_x, train_has, held_x, held_has = x[:500], has[:500], x[500:], has[500:]
-    classifier = LogisticRegression(C=0.1, max_iter=1000).fit(pixels(train_x), train_has.numpy())
+    classifier = LogisticRegression(C=0.1, max_iter=1000).fit(classifier_pixels(train_x), train_has.numpy())
     # the judge itself is good: on faces with and on faces without the attribute (50% would be guessing)
-    assert balanced_accuracy_score(held_has.numpy(), classifier.predict(pixels(held_x))) > 0.8
+    assert balanced_accuracy_score(held_has.numpy(), classifier.predict(classifier_pixels(held_x))) > 0.8
     with torch.no_grad():
         z = model.encode(train_x)
         direction = attribute_vector(z, train_has)
         base = model.encode(held_x[~held_has])  # held-out faces without the attribute
         strengths = [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
-        scores = [classifier.predict_proba(pixels(model.decode(base + s * direction)))[:, 1].mean()
+        scores = [classifier.predict_proba(classifier_pixels(model.decode(base + s * direction)))[:, 1].mean()
                   for s in strengths]
     shown = f"{name}: scores {np.round(scores, 3)} for strengths {strengths}"
     assert scores[-1] > scores[2] + 0.05 and scores[-1] > scores[0] + 0.1, shown  # "all four curves rise"

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from course_lib.latent import attribute_vector, grid_values, lerp, slerp
+from course_lib.latent import attribute_vector, classifier_pixels, grid_values, lerp, slerp
 
 
 def test_lerp_endpoints_midpoint_and_shapes():
@@ -108,3 +108,13 @@ def test_attribute_vector_bad_inputs_name_the_parameter():
         attribute_vector(z, torch.tensor([1, 0, 1, 0]))
     with pytest.raises(ValueError, match="has_attribute"):
         attribute_vector(z, torch.tensor([True, False]))
+
+
+def test_classifier_pixels_are_2x2_block_means_in_channel_row_column_order():
+    images = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4) / 96
+    features = classifier_pixels(images)
+    assert features.shape == (2, 3 * 2 * 2)
+    block = images[1, 2, 2:4, 0:2]  # image 1, channel 2, bottom-left block: feature 2 * 4 + 1 * 2 + 0
+    assert features[1, 10] == pytest.approx(block.mean().item())
+    with pytest.raises(ValueError, match=r"\(n, C, H, W\)"):
+        classifier_pixels(images[0])
