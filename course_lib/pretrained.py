@@ -283,7 +283,6 @@ def find_faces_checkpoint(*, size: int = 32, standin: bool = False) -> Path | No
     return None
 
 
-
 def faces_figures(model: models.VAE, faces: celeba.FaceData, n_train: int) -> dict:
     """What notebook 06 measures, for a trained faces model: the held-out loss, and for each of FACES_ATTRIBUTES
     the accuracy of a pixel classifier on held-out faces and its mean score of edited held-out faces (without
@@ -301,8 +300,8 @@ def faces_figures(model: models.VAE, faces: celeba.FaceData, n_train: int) -> di
         vector = attribute_vector(z_train, has[:n_train])
         base = z_test[~has[n_train:]][:FACES_EDITED]
         with torch.no_grad():
-            scores = [float(classifier.predict_proba(classifier_pixels(model.decode(base + s * vector)))[:, 1].mean())
-                      for s in FACES_STRENGTHS]
+            scores = [float(classifier.predict_proba(classifier_pixels(model.decode(base + s * vector)))[:, 1]
+                            .mean()) for s in FACES_STRENGTHS]
         figures["attributes"][name] = {"classifier_accuracy": float(classifier.score(classifier_pixels(test_x),
                                                                                       has[n_train:].numpy())),
                                        "edited_faces": len(base), "scores": scores}
