@@ -106,16 +106,21 @@ def bwrap_argv(limits: Limits, hidden: list[Path], files: dict[str, int]) -> lis
         elif path.exists():
             argv += ["--ro-bind", "/dev/null", str(path)]
     visible = visible_paths()
+    in_tmp = any(path.is_relative_to("/tmp") for path in visible)  # e.g. the course cloned into /tmp
+    if in_tmp:  # then /tmp holds read-only folders, so it is the scratch tmpfs itself and /scratch points to it
+        argv += [*size(limits.disk), "--tmpfs", "/tmp"]
     for path in visible:
         argv += ["--ro-bind", str(path), str(path)]
     for path in (p.resolve() for p in hidden):
         if any(path.is_relative_to(v) for v in visible + [Path("/usr"), Path("/etc")]) and path.exists():
             argv += ["--tmpfs", str(path), "--remount-ro", str(path)] if path.is_dir() else \
                 ["--ro-bind", "/dev/null", str(path)]
-    argv += ["--proc", "/proc", "--dev", "/dev", *size(64 * MiB), "--tmpfs", "/dev/shm", *size(limits.disk),
-             "--tmpfs", "/scratch", "--dir", "/scratch/tmp", "--symlink", "/scratch/tmp", "/tmp", "--chdir", "/scratch"]
-    for path, fd in files.items():
-        argv += ["--file", str(fd), path]
+    argv += ["--proc", "/proc", "--dev", "/dev", *size(64 * MiB), "--tmpfs", "/dev/shm"]
+    argv += ["--symlink", "/tmp", "/scratch", "--dir", "/tmp/tmp"] if in_tmp else \
+        [*size(limits.disk), "--tmpfs", "/scratch", "--dir", "/scratch/tmp", "--symlink", "/scratch/tmp", "/tmp"]
+    argv += ["--chdir", "/scratch"]
+    for path, fd in files.items():  # bubblewrap does not follow the /scratch link when it makes a file's folders
+        argv += ["--file", str(fd), "/tmp" + path.removeprefix("/scratch") if in_tmp else path]
     return argv + ["--remount-ro", "/dev", "--remount-ro", "/"]  # only /scratch and /dev/shm stay writable
 
 

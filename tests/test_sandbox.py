@@ -120,3 +120,23 @@ def test_a_killed_graders_empty_cgroups_are_removed_by_the_next_one(tmp_path):
     (busy / "cgroup.procs").write_text("4242")  # a plain folder with a file stands in for a cgroup holding a process
     sandbox._remove_stale(tmp_path)
     assert not gone.exists() and live.exists() and busy.exists()
+
+
+def test_a_course_that_lives_in_tmp_still_gets_a_writable_scratch(sandbox_works, tmp_path, monkeypatch):
+    """A clone in /tmp puts read-only folders inside /tmp, where the sandbox normally links its scratch."""
+    assert tmp_path.resolve().is_relative_to("/tmp")
+    (tmp_path / "course.txt").write_text("read me")
+    seen = sandbox.visible_paths()
+    monkeypatch.setattr(sandbox, "visible_paths", lambda: [*seen, tmp_path.resolve()])
+    with Sandbox(LIMITS, notebook=None) as box:
+        assert _value(box, f"value = open({str(tmp_path / 'course.txt')!r}).read()") == "read me"
+        writable = _value(box, f"""import os
+value = []
+for path in ['/scratch/planted', '/tmp/planted', os.path.expanduser('~/planted'), {str(tmp_path / 'planted')!r}]:
+    try:
+        open(path, 'w').write('x')
+        value.append(path)
+    except OSError:
+        pass""")
+    assert writable == ["/scratch/planted", "/tmp/planted", "/scratch/planted"]
+    assert not (tmp_path / "planted").exists()
