@@ -36,7 +36,9 @@ ARTIFACTS = ROOT / "artifacts" / "site"
 BUILD_LIMIT = 1200  # s, the whole fast build when no lesson is cached (about 1-2 min on 2 idle cores)
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXERCISES = sorted((ROOT / "exercises").glob("*.ipynb"))
-PAGES = ["index.html"] + [f"{p.parent.name}/{p.stem}.html" for p in LESSONS + EXERCISES]
+DOCS = sorted((ROOT / "docs").glob("*.md"))  # the instructors' guides, which the pages link to
+PAGES = ["index.html"] + [f"{p.parent.name}/{p.stem}.html" for p in LESSONS + EXERCISES] + \
+    [f"docs/{p.stem}.html" for p in DOCS]
 WIDGET_TEXT = re.compile(r"\w+\(children=|model_id|widget-view\+json|Error displaying widget"
                          r"|this front end shows a static picture")
 
@@ -62,6 +64,8 @@ def site(tmp_path_factory) -> Path:
     command = [sys.executable, str(ROOT / "website" / "build.py"), "--fast", "--jobs", "2", "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_LIMIT)
     assert done.returncode == 0, f"the site build failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]  # e.g. a link to a missing page
+    assert not warnings, "Sphinx warned:\n" + "\n".join(warnings[:10])
     return out
 
 
@@ -279,6 +283,9 @@ def test_page(context, server, name):
     facts = check_page(context, server, name)
     if name == "index.html":
         check_landing_page(facts)
+        return
+    if name.startswith("docs/"):
+        assert len(facts["articleText"]) > 1000, f"{name}: the guide's page is nearly empty"
         return
     path = ROOT / name.replace(".html", ".ipynb")
     check_notebook_links(name, path, facts["links"])

@@ -38,6 +38,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 ROOT = Path(__file__).resolve().parents[1]
 WEBSITE = ROOT / "website"
 WORK = ROOT / "build" / "site"
+DOCS = sorted((ROOT / "docs").glob("*.md"))  # the guides for instructors, linked from the pages
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 CELL_TIMEOUT = {"fast": 300, "full": 3600}  # seconds one cell may run
@@ -272,11 +273,13 @@ def landing_page(lessons: list[Path], exercises: list[Path]) -> str:
             f"## Exercises\n\nGraded exercises, one notebook per lesson: write your code where a cell raises "
             f"`NotImplementedError`, run it, and its last line checks your answer.\n\n{exercise_list}\n\n"
             f"{quick_start}"
-            f"{toctree('Lessons', 'notebooks', lessons)}\n\n{toctree('Exercises', 'exercises', exercises)}\n")
+            f"{toctree('Lessons', 'notebooks', lessons)}\n\n{toctree('Exercises', 'exercises', exercises)}\n\n"
+            f"{toctree('For instructors', 'docs', DOCS)}\n")
 
 
 def stage(executed: list[Path], lessons: list[Path], exercises: list[Path], source: Path) -> None:
-    """Lay out the Sphinx source folder: index.md, notebooks/ (executed), exercises/ (as given), images/."""
+    """Lay out the Sphinx source folder: index.md, notebooks/ (executed), exercises/ (as given), images/, docs/
+    (the guides the pages link to)."""
     if source.exists():
         shutil.rmtree(source)
     (source / "notebooks").mkdir(parents=True)
@@ -293,6 +296,9 @@ def stage(executed: list[Path], lessons: list[Path], exercises: list[Path], sour
         nbformat.write(nb, source / "exercises" / path.name)
     if (ROOT / "images").is_dir():
         shutil.copytree(ROOT / "images", source / "images")
+    (source / "docs").mkdir()
+    for path in DOCS:
+        shutil.copy(path, source / "docs" / path.name)
     (source / "index.md").write_text(landing_page(lessons, exercises), encoding="utf-8")
 
 
