@@ -29,15 +29,6 @@ LIMITS = sandbox.Limits(memory=2 * sandbox.GiB, processes=64, disk=64 * sandbox.
 SITE_FILE = Path(torch.__file__).parents[1] / "zz_course_grade_attack.pth"  # a .pth would run at every start
 
 
-@pytest.fixture(scope="module")
-def sandbox_works():
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must grade in a sandbox: {err}")
-        pytest.skip(f"no sandbox here: {err}")
-
 
 def _solution_cells() -> dict[str, str]:
     cells = [c.source for c in nbformat.read(SOLUTION, as_version=4).cells if c.cell_type == "code"]

@@ -15,15 +15,6 @@ from course_lib.sandbox import Limits, Sandbox, SandboxStopped
 LIMITS = Limits(memory=2 * sandbox.GiB, processes=64, disk=32 * sandbox.MiB)
 
 
-@pytest.fixture(scope="module")
-def sandbox_works():
-    try:
-        sandbox.check_available()
-    except sandbox.SandboxUnavailable as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must grade in a sandbox: {err}")
-        pytest.skip(f"no sandbox here: {err}")
-
 
 def _value(box: Sandbox, source: str):
     """Run `source` (which sets `value`) in the runner and read `value` back through a call."""
@@ -31,6 +22,18 @@ def _value(box: Sandbox, source: str):
     reply = box.request({"op": "call", "name": "_get", "args": [], "probe": None}, 60)
     assert reply["outcome"] == "returned", reply
     return reply["value"]
+
+
+def _writable(box: Sandbox, paths: list[str]) -> list[str]:
+    """The paths (~ expanded inside) where the runner could create a file."""
+    return _value(box, f"""import os
+value = []
+for path in map(os.path.expanduser, {paths!r}):
+    try:
+        open(path, 'w').write('x')
+        value.append(path)
+    except OSError:
+        pass""")
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +55,8 @@ def test_it_sees_only_what_a_notebook_needs_and_writes_only_its_scratch(box):
     hidden = _value(box, f"try:\n    value = open({str(package / 'checks_00.py')!r}).read()\n"
                          "except OSError as err:\n    value = type(err).__name__")
     assert hidden == "PermissionError"  # a hidden file: /dev/null on a mount that allows no devices
-    writable = _value(box, """import os
-value = []
-for path in ['/planted', '/dev/planted', '/usr/planted', '/etc/planted', '/scratch/planted', '/tmp/planted',
-             os.path.expanduser('~/planted')]:
-    try:
-        open(path, 'w').write('x')
-        value.append(path)
-    except OSError:
-        pass""")
+    writable = _writable(box, ["/planted", "/dev/planted", "/usr/planted", "/etc/planted", "/scratch/planted",
+                               "/tmp/planted", "~/planted"])
     assert writable == ["/scratch/planted", "/tmp/planted", "/scratch/planted"]
 
 
@@ -130,13 +126,6 @@ def test_a_course_that_lives_in_tmp_still_gets_a_writable_scratch(sandbox_works,
     monkeypatch.setattr(sandbox, "visible_paths", lambda: [*seen, tmp_path.resolve()])
     with Sandbox(LIMITS, notebook=None) as box:
         assert _value(box, f"value = open({str(tmp_path / 'course.txt')!r}).read()") == "read me"
-        writable = _value(box, f"""import os
-value = []
-for path in ['/scratch/planted', '/tmp/planted', os.path.expanduser('~/planted'), {str(tmp_path / 'planted')!r}]:
-    try:
-        open(path, 'w').write('x')
-        value.append(path)
-    except OSError:
-        pass""")
+        writable = _writable(box, ["/scratch/planted", "/tmp/planted", "~/planted", str(tmp_path / "planted")])
     assert writable == ["/scratch/planted", "/tmp/planted", "/scratch/planted"]
     assert not (tmp_path / "planted").exists()
