@@ -20,6 +20,7 @@ skipped, except under CI ($CI set), where that is a failure.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -236,8 +237,10 @@ def lab(tmp_path_factory):
             server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextlib.contextmanager
+def launched_chromium():
+    """A headless Chromium (find_chromium's, else Playwright's own), closed afterwards; without one the test is
+    skipped, except under CI, where it fails."""
     from playwright.sync_api import Error as PlaywrightError, sync_playwright
 
     executable = find_chromium()
@@ -255,6 +258,12 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from test_browser import CHROMIUM_FLAGS, find_chromium
+from test_browser import launched_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "site"
@@ -94,23 +94,13 @@ def server(site):
 
 @pytest.fixture(scope="module")
 def context(server):
-    from playwright.sync_api import Error as PlaywrightError, sync_playwright
-
-    executable = find_chromium()
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, timeout=60_000)
-        except PlaywrightError as err:
-            if executable is None and "Executable doesn't exist" in str(err) and not os.environ.get("CI"):
-                pytest.skip("no Chromium: `apt-get install chromium` or set COURSE_CHROMIUM=/path/to/chromium")
-            pytest.fail(f"Could not start Chromium ({executable or 'Playwright download'}):\n{str(err)[:1000]}")
+    with launched_chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(30_000)
         try:
             yield context
         finally:
             context.close()
-            browser.close()
 
 
 class Visit:
