@@ -21,15 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from course_lib import grading, sandbox
+from course_lib.grading import batch, sandbox, submission
 
 
 def grade(submissions: Path, out: Path, jobs: int, sandboxed: bool) -> tuple[float, list]:
     """Seconds to grade the batch, and the points of its gradebook (without the no-sandbox note)."""
     shutil.rmtree(out, ignore_errors=True)
-    settings = grading.Settings(cell_timeout=300, timeout=900, sandbox=sandboxed)
+    settings = submission.Settings(cell_timeout=300, timeout=900, sandbox=sandboxed)
     start = time.perf_counter()
-    grading.grade_folder(submissions, out, settings=settings, jobs=jobs, log=lambda _: None)
+    batch.grade_folder(submissions, out, settings=settings, jobs=jobs, log=lambda _: None)
     seconds = time.perf_counter() - start
     return seconds, [row[:-1] if not sandboxed else row for row in csv.reader((out / "gradebook.csv").open())]
 

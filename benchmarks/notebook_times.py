@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course_lib import models  # noqa: E402
-from course_lib.grading import use_this_python  # noqa: E402
+from course_lib.environment import use_this_python  # noqa: E402
 
 
 def reference_seconds(steps: int = 10) -> float:

@@ -19,9 +19,8 @@ Modules:
 - `checks_00` ... `checks_06`: each notebook's exercise definitions
 - `make_exercises`: generates exercises/ from solutions/ (`python -m course_lib.make_exercises [--check]`)
 - `pretrained`: the committed checkpoints: finding, loading and remaking them (`python -m course_lib.pretrained [faces]`)
-- `grading`: batch grading of submitted notebooks (`python -m course_lib.grading SUBMISSIONS --out OUT`)
-- `sandbox`: the bubblewrap sandbox each submission runs in, and the channel to it
-- `runner`: what runs inside a sandbox: the submission's cells and calls of its answers
+- `grading/`: the instructor's grader, a subpackage of its own (`python -m course_lib.grading SUBMISSIONS --out OUT`):
+  reading submissions, the bubblewrap sandbox and its runner, grading, the batch, the gradebook and feedback
 """
 
 __version__ = "0.1.0"

@@ -269,7 +269,7 @@ class Answer:
 
     def _exchange(self, request: dict, tried: str) -> bytes:
         """Deliver `request` ({"args", "probe"}) to the answer; the encoded reply of `perform`."""
-        raise NotImplementedError  # subclasses: LocalAnswer here, the grader's sandboxed answer in grading.py
+        raise NotImplementedError  # subclasses: LocalAnswer here, the grader's sandboxed answer in grading/submission.py
 
     def _ask(self, request: dict, tried: str) -> Any:
         try:

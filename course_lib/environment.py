@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 PACKAGES = {  # import name -> (pip name, oldest version the course is tested with)
     "torch": ("torch", "2.2"),
@@ -83,3 +84,12 @@ def report(checks: list[Check]) -> str:
     else:
         lines.append("\nEverything the course needs is here.")
     return "\n".join(lines)
+
+
+def use_this_python(client: Any) -> None:
+    """Make an nbclient NotebookClient start its kernel with this interpreter, whatever kernels are installed."""
+    from jupyter_client.kernelspec import KernelSpec
+
+    client.km = client.create_kernel_manager()
+    client.km._kernel_spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                        display_name="Python (this environment)", language="python")

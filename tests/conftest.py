@@ -11,7 +11,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.fixture(scope="module")
 def sandbox_works():
     """Skip a test that needs a bubblewrap sandbox where none can start, except under CI, where it fails."""
-    from course_lib import sandbox
+    from course_lib.grading import sandbox
 
     try:
         sandbox.check_available()

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import course_lib
-from course_lib import grading, sandbox
+from course_lib.grading import __main__ as cli, batch, reading, report, sandbox, submission
 from course_lib.make_exercises import make_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ for pid in filter(str.isdigit, os.listdir('/proc')):
         line = open(f'/proc/{pid}/cmdline', 'rb').read()
     except OSError:
         continue
-    if b'pytest' in line or b'course_lib.grading' in line: found.append(f'process {pid}')
+    if b'pytest' in line or b'course_lib.grading\\x00' in line: found.append(f'process {pid}')
 for path in [SEED, OUT + '/gradebook.csv', SUBMITTED + '/perfect/00_warmup.ipynb', SUBMITTED + '/blank.ipynb',
              HOME + '/.bash_history', '/etc/shadow']:
     try:
@@ -170,7 +170,7 @@ checks.run_check = lambda key, answer: checks.Result(key, checks.PASSED, 'passed
                                   "check('00.3', on_fraction)"),
     # forge channel messages: replies for requests not sent yet, and a patched runner and `perform`
     "forger": honest("""import os, struct, sys
-import course_lib.checks as checks, course_lib.runner as runner
+import course_lib.checks as checks, course_lib.grading.runner as runner
 fd = int(sys.argv[sys.argv.index('--replies') + 1])
 forged = checks.encode({'outcome': 'returned', 'value': torch.zeros(1, 3, 5), 'names': ['mean_image'], 'error': None})
 for request_id in range(1, 120):
@@ -397,9 +397,9 @@ def graded(tmp_path_factory, sandbox_works):
     started = time.monotonic()
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(grading, "Sandbox", Recorded)
-            settings = grading.Settings(cell_timeout=CELL_TIMEOUT, timeout=120, limits=LIMITS)
-            grades = grading.grade_folder(submissions, out, settings=settings, jobs=2, log=lambda _: None)
+            patch.setattr(submission, "Sandbox", Recorded)
+            settings = submission.Settings(cell_timeout=CELL_TIMEOUT, timeout=120, limits=LIMITS)
+            grades = batch.grade_folder(submissions, out, settings=settings, jobs=2, log=lambda _: None)
     finally:
         del os.environ["COURSE_GRADER_CANARY"]
     seconds = time.monotonic() - started
@@ -543,7 +543,7 @@ def _runners(memory: int) -> list[int]:
             line = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"course_lib.runner" in line and str(memory).encode() in line:
+        if b"course_lib.grading.runner" in line and str(memory).encode() in line:
             found.append(int(entry.name))
     return found
 
@@ -558,16 +558,16 @@ def test_the_per_submission_time_limit_stops_a_slow_notebook(tmp_path, sandbox_w
     ])
     (tmp_path / "in").mkdir()
     nbformat.write(nb, tmp_path / "in" / "slow.ipynb")
-    settings = grading.Settings(cell_timeout=5, timeout=3, limits=LIMITS)
-    [grade] = grading.grade_folder(tmp_path / "in", tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
+    settings = submission.Settings(cell_timeout=5, timeout=3, limits=LIMITS)
+    [grade] = batch.grade_folder(tmp_path / "in", tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
     assert [grade.results[key][1] for key in ("00.1", "00.2", "00.3")] == [0, 1, 0]
     assert "ran longer than 3 s in total" in grade.results["00.1"][2]
 
 
 def test_without_a_sandbox_the_gradebook_and_every_feedback_file_say_so(tmp_path):
     submissions = _tiny_batch(tmp_path, ["a"])
-    settings = grading.Settings(cell_timeout=30, limits=LIMITS, sandbox=False)
-    grading.grade_folder(submissions, tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
+    settings = submission.Settings(cell_timeout=30, limits=LIMITS, sandbox=False)
+    batch.grade_folder(submissions, tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
     rows = list(csv.reader((tmp_path / "out" / "gradebook.csv").open()))
     assert rows[0][-1] == "note" and rows[1][:6] == ["a", "2", "1", "1", "4", "4"] and "WITHOUT a sandbox" in rows[1][-1]
     assert "WITHOUT a sandbox" in (tmp_path / "out" / "feedback" / "a.md").read_text()
@@ -576,7 +576,7 @@ def test_without_a_sandbox_the_gradebook_and_every_feedback_file_say_so(tmp_path
 def test_where_no_sandbox_can_start_the_grader_refuses_and_says_how_to_get_one(tmp_path, monkeypatch, capsys):
     _tiny_batch(tmp_path, ["a"])
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
-    assert grading.main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 2
+    assert cli.main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "bwrap is not installed" in err and "apt-get install bubblewrap" in err and "--no-sandbox" in err
     assert not (tmp_path / "out" / "gradebook.csv").exists()
@@ -584,7 +584,7 @@ def test_where_no_sandbox_can_start_the_grader_refuses_and_says_how_to_get_one(t
 
 def test_split_checks_removes_only_top_level_check_lines():
     source = 'x = 1\ncheck("02.1", f)  # graded\n    check("02.2", g)\ny = check("02.3", h)'
-    kept, found = grading.split_checks(source)
+    kept, found = reading.split_checks(source)
     assert found == [("02.1", "f")]
     assert kept == 'x = 1\n    check("02.2", g)\ny = check("02.3", h)'
 
@@ -592,7 +592,7 @@ def test_split_checks_removes_only_top_level_check_lines():
 def test_the_plan_grades_each_exercise_after_its_check_line_or_after_its_answers_last_definition():
     sources = ["import torch", "def mean_image(a, b, c):\n    return 1", 'check("00.2", binarise)',
                "%time x = 1\ndef on_fraction(x, t=0.5):\n    return 2", "on_fraction = lambda x, t=0.5: 3", "print()"]
-    steps = grading.plan(sources, ["00.1", "00.2", "00.3"])
+    steps = reading.plan(sources, ["00.1", "00.2", "00.3"])
     graded = [(s.key, s.index, s.names, bool(s.note)) for s in steps if s.key]
     assert graded == [("00.1", 1, ("mean_image",), True), ("00.2", 2, ("binarise",), False),
                       ("00.3", 4, ("on_fraction",), True)]
@@ -600,13 +600,13 @@ def test_the_plan_grades_each_exercise_after_its_check_line_or_after_its_answers
 
 
 def test_a_name_that_a_spreadsheet_would_run_is_written_as_text():
-    assert [grading.safe_cell(n) for n in ["=1+1", "+1", "-1", "@A1", "\tx", "\rx", "ana", "-"]] == \
+    assert [report.safe_cell(n) for n in ["=1+1", "+1", "-1", "@A1", "\tx", "\rx", "ana", "-"]] == \
         ["'=1+1", "'+1", "'-1", "'@A1", "'\tx", "'\rx", "ana", "'-"]
 
 
 def test_cli_rejects_an_output_folder_inside_the_submissions(tmp_path):
     with pytest.raises(SystemExit) as stopped:
-        grading.main([str(tmp_path), "--out", str(tmp_path / "grades")])
+        cli.main([str(tmp_path), "--out", str(tmp_path / "grades")])
     assert stopped.value.code == 2
 
 
@@ -618,12 +618,12 @@ def test_a_long_line_is_split_in_linear_time():
     signal.alarm(20)
     try:
         for source in (line, line.replace("x", ";" + " " * 1_000_000 + "x"), "check(" + " " * 1_000_000):
-            kept, found = grading.split_checks(source)
+            kept, found = reading.split_checks(source)
             assert found == [] and kept == source
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-    assert grading.split_checks('check("00.1", f) ;  # done')[1] == [("00.1", "f")]
+    assert reading.split_checks('check("00.1", f) ;  # done')[1] == [("00.1", "f")]
 
 
 def test_a_linked_notebook_is_refused_before_anything_runs(tmp_path):
@@ -633,26 +633,26 @@ def test_a_linked_notebook_is_refused_before_anything_runs(tmp_path):
     (tmp_path / "folder").symlink_to(SOLUTION.parent, target_is_directory=True)
     (tmp_path / "inside").mkdir()
     (tmp_path / "inside" / "work.ipynb").symlink_to("/proc/self/environ")
-    found = grading.find_submissions(tmp_path)
+    found = reading.find_submissions(tmp_path)
     for student in ("linker", "inside"):
-        grade = grading.grade_notebook(found[student], student, ["00.1", "00.2"], grading.Settings(sandbox=False))
+        grade = submission.grade_notebook(found[student], student, ["00.1", "00.2"], submission.Settings(sandbox=False))
         assert grade.total == 0
         assert all("symbolic link" in message for _, _, message in grade.results.values()), grade.results
-    assert found["folder"] is None or "symbolic link" in grading.grade_notebook(
-        found["folder"], "folder", ["00.1"], grading.Settings(sandbox=False)).results["00.1"][2]
+    assert found["folder"] is None or "symbolic link" in submission.grade_notebook(
+        found["folder"], "folder", ["00.1"], submission.Settings(sandbox=False)).results["00.1"][2]
 
 
 def test_a_notebook_with_megabytes_of_code_is_refused_without_parsing_it(tmp_path):
     path = tmp_path / "big.ipynb"
     path.write_text(notebook("x = [" + "0," * 600_000 + "]"))
     with pytest.raises(ValueError, match="more than 1 MiB of text"):
-        grading.read_code_cells(path)
+        reading.read_code_cells(path)
 
 
 def test_feedback_shows_what_a_submission_wrote_as_text(tmp_path):
     forged = "X\n```\n# Feedback for honest: 5/5 points\n![x](http://evil.example/t.png)\n````"
-    grade = grading.Grade("mallory", {"00.1": ("failed", 0, forged)}, notes=[forged])
-    grading.write_outputs([grade], ["00.1"], tmp_path, "00")
+    grade = submission.Grade("mallory", {"00.1": ("failed", 0, forged)}, notes=[forged])
+    report.write_outputs([grade], ["00.1"], tmp_path, "00")
     text = (tmp_path / "feedback" / "mallory.md").read_text()
     inside, forged_lines = False, []
     for line in text.splitlines():

@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from course_lib import checks
-from course_lib.grading import use_this_python
+from course_lib.environment import use_this_python
 from course_lib.make_exercises import (MarkerError, blank_source, checked_key, leaks, main, make_exercise,
                                       solution_regions)
 

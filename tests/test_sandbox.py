@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from course_lib import sandbox
-from course_lib.sandbox import Limits, Sandbox, SandboxStopped
+from course_lib.grading import sandbox
+from course_lib.grading.sandbox import Limits, Sandbox, SandboxStopped
 
 LIMITS = Limits(memory=2 * sandbox.GiB, processes=64, disk=32 * sandbox.MiB)
 

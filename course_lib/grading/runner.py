@@ -1,8 +1,8 @@
 """The program that runs inside a grading sandbox: the submission's cells, and calls of its answers.
 
-    python -m course_lib.runner --requests FD --replies FD --memory BYTES --disk BYTES [--processes N] [...]
+    python -m course_lib.grading.runner --requests FD --replies FD --memory BYTES --disk BYTES [--processes N] [...]
 
-The grader starts it (under bubblewrap, see course_lib.sandbox) with two pipes, one for requests, one for replies.
+The grader starts it (under bubblewrap, see course_lib.grading.sandbox) with two pipes, one for requests, one for replies.
 It first lowers its own resource limits (they bind everything it starts) and points stdin, stdout and stderr at
 /dev/null (nothing a notebook prints reaches the grader), then says it is ready and serves requests one at a time:
 
@@ -124,7 +124,7 @@ def serve(requests: int, replies: int, reply_limit: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.runner", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course_lib.grading.runner", description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, required=True, help="file descriptor the requests arrive on")
     parser.add_argument("--replies", type=int, required=True, help="file descriptor the replies leave by")
     parser.add_argument("--memory", type=int, required=True, help="bytes of private memory per process")

@@ -1,4 +1,4 @@
-"""A sandbox for one submission: bubblewrap around course_lib.runner, and the channel to talk to it.
+"""A sandbox for one submission: bubblewrap around course_lib.grading.runner, and the channel to talk to it.
 
 What the code inside gets (bubblewrap, https://github.com/containers/bubblewrap, what Flatpak uses):
 - its own user, PID, IPC, UTS, cgroup and network namespaces: it sees and signals only its own processes, has no
@@ -13,7 +13,7 @@ What the code inside gets (bubblewrap, https://github.com/containers/bubblewrap,
   pids controllers delegated), a memory and a process cap for the whole sandbox;
 - a clean environment (--clearenv) and no terminal (--new-session).
 
-The grader talks to the runner over two pipes with length-prefixed frames (see course_lib.runner) and never
+The grader talks to the runner over two pipes with length-prefixed frames (see course_lib.grading.runner) and never
 believes more than the plain data it reads back; a frame that is oversized or malformed ends the sandbox.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course_lib import checks
-from course_lib.runner import FRAME
+from course_lib.grading.runner import FRAME
 
 GiB, MiB = 2**30, 2**20
 INSTALL_HELP = """\
@@ -288,7 +288,7 @@ class Sandbox:
 
     def _runner_argv(self, requests: int, replies: int) -> list[str]:
         processes = 0 if getattr(os, "geteuid", lambda: 0)() == 0 else _own_processes() + self.limits.processes
-        return [sys.executable, "-m", "course_lib.runner", "--requests", str(requests), "--replies", str(replies),
+        return [sys.executable, "-m", "course_lib.grading.runner", "--requests", str(requests), "--replies", str(replies),
                 "--reply-limit", str(self.limits.reply), "--memory", str(self.limits.memory),
                 "--disk", str(self.limits.disk), "--processes", str(processes),
                 "--address-space", str(self.limits.memory + ADDRESS_SLACK)]

@@ -1,0 +1,164 @@
+"""Reading submitted notebooks and planning where each exercise is graded.
+
+A submission's code cells are read (never run) here: its `check("KEY", name)` lines are taken out, and each
+exercise gets a grading step after the cell where it is due.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import re
+import stat
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from course_lib import checks
+
+# one `;` at most, and no two `\s*` side by side, so that matching takes linear time on any line
+CHECK_LINE = re.compile(r"""^check\(\s*(['"])(?P<key>\d+\.\d+)\1\s*,\s*(?P<name>[A-Za-z_]\w*)\s*\)\s*(?:;\s*)?(#.*)?$""")
+MAX_CHECK_LINE = 1000  # characters: a longer line is never taken for a check line
+MAX_NOTEBOOK = 64 * 2**20  # bytes of the notebook file (outputs included)
+MAX_CODE = 2**20  # characters of all its code cells: the grader parses them in its own process
+
+
+def find_submissions(folder: Path) -> dict[str, Path | None]:
+    """student -> notebook: `<student>.ipynb` files, and `<student>/` folders holding exactly one notebook."""
+    found: dict[str, Path | None] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.is_file() and entry.suffix == ".ipynb":
+            found[entry.stem] = entry
+        elif entry.is_dir() and not entry.name.startswith("."):
+            notebooks = sorted(p for p in entry.glob("*.ipynb") if p.is_file())
+            found[entry.name] = notebooks[0] if len(notebooks) == 1 else None
+    return found
+
+
+def read_submission(path: Path) -> bytes:
+    """The bytes of a submitted notebook: a regular file of at most MAX_NOTEBOOK bytes, never a symbolic link
+    (a link could point at the solutions or at the grader's own files)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        if path.is_symlink():
+            raise ValueError("it is a symbolic link, not a file: the grader reads only regular files inside the "
+                             "submissions folder (unpack archives without links, or replace each link by its file)"
+                             ) from None
+        raise ValueError(f"it cannot be opened ({err.strerror})") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("it is not a regular file")
+        if info.st_size > MAX_NOTEBOOK:
+            raise ValueError(f"the file is larger than {MAX_NOTEBOOK // 2**20} MiB")
+        return file.read(MAX_NOTEBOOK + 1)
+
+
+def read_code_cells(path: Path) -> list[str]:
+    """The sources of the notebook's code cells, in order (only read, never written)."""
+    try:
+        nb = nbformat.reads(read_submission(path).decode("utf-8"), as_version=4)
+    except (UnicodeDecodeError, nbformat.reader.NotJSONError):
+        raise ValueError("it is not a notebook (not UTF-8 JSON)") from None
+    sources = [str(cell.source) for cell in nb.cells if cell.cell_type == "code"]
+    if sum(map(len, sources)) > MAX_CODE:
+        raise ValueError(f"its code cells hold more than {MAX_CODE // 2**20} MiB of text, more than any exercise "
+                         "needs; remove pasted data or outputs from the code")
+    return sources
+
+
+def split_checks(source: str) -> tuple[str, list[tuple[str, str]]]:
+    """The cell without its top-level `check("KEY", name)` lines, and the (key, name) pairs they named."""
+    kept, found = [], []
+    for line in source.split("\n"):
+        short = len(line) <= MAX_CHECK_LINE and not line[:1].isspace()
+        match = CHECK_LINE.match(line.strip()) if short else None
+        if match:
+            found.append((match["key"], match["name"]))
+        else:
+            kept.append(line)
+    return "\n".join(kept), found
+
+
+def top_level_names(source: str) -> set[str]:
+    """The names the cell binds at its top level (def, class, assignment or import)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {m[1] or m[2] for m in re.finditer(r"^(?:def|class)\s+(\w+)|^(\w+)[ \t]*[:=]", source, re.M)}
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name) for a in node.names)
+    return names
+
+
+@dataclass(frozen=True)
+class Step:
+    """Run code cell `index` (key None), or grade exercise `key` after it, trying `names` in order."""
+
+    index: int
+    source: str = ""
+    key: str | None = None
+    names: tuple[str, ...] = ()
+    note: str = ""
+
+
+def plan(sources: list[str], keys: list[str]) -> list[Step]:
+    """The cells without their check lines, with a grading step after the cell where each exercise is due."""
+    cells = [split_checks(source) for source in sources]
+    bound: list[set[str]] = []  # each cell's top-level names, parsed once and only if a check line is missing
+    due: dict[int, list[Step]] = {}
+    for key in keys:
+        ex = checks.get(key)
+        lines = [(i, name) for i, (_, pairs) in enumerate(cells) for k, name in pairs if k == key]
+        if lines:
+            index, name = lines[0]
+            step = Step(index, key=key, names=tuple(dict.fromkeys([ex.answer, name])))
+        else:
+            bound = bound or [top_level_names(kept) for kept, _ in cells]
+            defining = [i for i, names in enumerate(bound) if ex.answer in names]
+            index = defining[-1] if defining else len(cells) - 1
+            where = f"after {describe_cell(index, sources[index])}" if sources else "at the end"
+            step = Step(index, key=key, names=(ex.answer,), note=(
+                f"the check line `check(\"{key}\", {ex.answer})` was changed or removed; the grader checked "
+                f"`{ex.answer}` {where} anyway."))
+        due.setdefault(step.index, []).append(step)
+    steps = []
+    for index, (kept, _) in enumerate(cells):
+        steps.append(Step(index, kept))
+        steps += due.pop(index, [])
+    return steps + [step for late in due.values() for step in late]  # an empty notebook: grade at once
+
+
+def infer_assignment(notebooks: list[Path]) -> str:
+    """The notebook number NN whose check lines (else whose answer names) the submissions hold most often."""
+    lines: Counter[str] = Counter()
+    names: Counter[str] = Counter()
+    answers = {ex.answer: key.split(".")[0] for key, ex in checks.EXERCISES.items()}
+    for path in notebooks:
+        try:
+            sources = read_code_cells(path)
+        except Exception:
+            continue
+        for source in sources:
+            lines.update(key.split(".")[0] for key, _ in split_checks(source)[1])
+            names.update(nn for name, nn in answers.items() if re.search(rf"^(def|class)\s+{name}\b", source, re.M))
+    if not lines and not names:
+        raise ValueError("no submission holds a check(\"NN.k\", ...) line or an exercise's answer; "
+                         "pass --assignment NN.")
+    return (lines or names).most_common(1)[0][0]
+
+
+def describe_cell(index: int, source: str) -> str:
+    first = next((line.strip() for line in source.split("\n") if line.strip()), "")
+    return f'code cell {index + 1} ("{first[:40]}{"..." if len(first) > 40 else ""}")'
+
+
