@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 import urllib.error
@@ -151,6 +152,11 @@ def _read_verified(path: Path, name: str) -> bytes:
     fix = f"Delete it (rm '{path}') or replace it with the original file, then run again."
     try:
         content = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except PermissionError as err:
+        raise PermissionError(
+            f"Fashion-MNIST file {path} exists but you may not read it ({err.strerror}). The file is fine; ask "
+            f"whoever prepared the folder to make it readable (chmod -R a+rX '{path.parent}'), or set "
+            "COURSE_DATA_DIR to a folder of your own and run again.") from err
     except (OSError, EOFError, gzip.BadGzipFile) as err:
         raise CorruptDataError(f"Fashion-MNIST file {path} cannot be read ({err}): it is damaged. {fix}") from err
     if len(content) != expected_size:
@@ -166,14 +172,22 @@ def _read_verified(path: Path, name: str) -> bytes:
     return content
 
 
-def write_atomic(path: str | os.PathLike, content: object) -> Path:
+def write_atomic(path: str | os.PathLike, content: object, *, private: bool = False) -> Path:
     """Write `content` to `path` so that no reader ever sees a partial file, even with two writers at once.
 
-    Bytes are written as they are; anything else is written with `torch.save`.
+    Bytes are written as they are; anything else is written with `torch.save`. The file gets the permissions any
+    new file gets (0666 less the umask), so files prepared into a shared folder can be read by everyone who can
+    read the folder; `private=True` makes it readable by its owner only (0600), for secrets.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
             if isinstance(content, bytes):

@@ -3,6 +3,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -121,6 +122,38 @@ def test_a_file_of_the_wrong_size_is_named(isolated, real_files):
     victim.write_bytes(gzip.compress(b"not the labels"))
     with pytest.raises(data.CorruptDataError, match=f"{victim}.*14 bytes.*expected 60008"):
         data.find_fashion_mnist(root)
+
+
+def test_files_prepared_into_a_shared_folder_are_readable_by_everyone_who_can_read_it(isolated, real_files):
+    old = os.umask(0o022)  # what root's shell has when an instructor prepares a hub's shared data folder
+    try:
+        shared = isolated / "shared"
+        data.find_fashion_mnist(copy_files(real_files, shared), download=False)
+        modes = {p.name: p.stat().st_mode & 0o777 for p in (shared / "FashionMNIST" / "raw").iterdir()}
+        secret = data.write_atomic(isolated / "seed", b"42", private=True)
+    finally:
+        os.umask(old)
+    assert modes == {name: 0o644 for name in data.FILES}
+    assert secret.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_file_you_may_not_read_is_not_called_damaged(isolated, real_files, monkeypatch):
+    root = copy_files(real_files, isolated / "root")
+    data.find_fashion_mnist(root, download=False)
+    denied = root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    real_read = Path.read_bytes
+
+    def read_bytes(path):  # root reads any file, so the learner's "Permission denied" is simulated
+        if path == denied:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with pytest.raises(PermissionError) as raised:
+        data.load_fashion_mnist("test", root=root)
+    message = str(raised.value)
+    assert str(denied) in message and "may not read it" in message and "chmod -R a+rX" in message
+    assert "damaged" not in message and "Delete" not in message
 
 
 def test_two_processes_preparing_the_cache_at_once(isolated, real_files):

@@ -23,7 +23,7 @@ def run_seed(out: Path) -> int:
     """The secret seed of grading into `out`: drawn once, kept in OUT/.grading/seed (never inside a sandbox)."""
     path = out / ".grading" / "seed"
     if not path.exists():
-        write_atomic(path, str(secrets.randbits(62)).encode())
+        write_atomic(path, str(secrets.randbits(62)).encode(), private=True)
     return int(path.read_text())
 
 
@@ -98,7 +98,7 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
         if stopping.is_set():
             return None  # cut short by Ctrl-C: not recorded, graded again next time
         record = {"student": student, "fingerprint": prints[student], "results": grade.results, "notes": grade.notes}
-        write_atomic(_record_path(out, student), json.dumps(record).encode())
+        write_atomic(_record_path(out, student), json.dumps(record).encode(), private=True)
         return grade
 
     todo = [s for s in found if s not in grades]
