@@ -469,6 +469,16 @@ def neighbour_correlation_rows(images):
     return r.nanmean(0)[:, None].expand(-1, images.shape[-1] - 1)
 
 
+def test_ks_distance_is_the_largest_gap_between_the_two_cdfs():
+    uniform = lambda v: v.clamp(0, 1)
+    assert checks.ks_distance([0.5], uniform) == 0.5
+    assert checks.ks_distance([0.25, 0.75], uniform) == 0.25
+    assert checks.ks_distance(torch.linspace(0, 1, 1001), uniform) < 1e-3
+    draws = torch.randn(20000, generator=torch.Generator().manual_seed(0))
+    assert checks.ks_distance(draws, checks.standard_normal_cdf) < 0.025
+    assert checks.ks_distance(draws.sign(), checks.standard_normal_cdf) > 0.3
+
+
 def test_the_table_covers_every_exercise_with_two_wrong_answers_and_a_right_variant():
     assert set(VERDICTS) == set(checks.EXERCISES)
     for key, (right, wrong) in VERDICTS.items():
