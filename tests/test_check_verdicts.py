@@ -135,6 +135,14 @@ def _correlation_unbiased(images):  # n - 1 throughout: the same correlation
     return cov / (a.std(0) * b.std(0))
 
 
+def _correlation_within_rows(images):
+    """A learner's mistake: the correlation over the pixels of each row of each image, averaged over the images."""
+    a, b = images[:, 0, :, :-1].double(), images[:, 0, :, 1:].double()
+    a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
+    r = (a * b).mean(-1) / (a.pow(2).mean(-1).sqrt() * b.pow(2).mean(-1).sqrt())
+    return r.nanmean(0)[:, None].expand(-1, images.shape[-1] - 1)
+
+
 def _share_seen_broadcast(samples, data):
     s, d = samples.flatten(1), data.flatten(1)
     return (s[:, None] == d[None]).all(-1).any(1).float().mean()
@@ -375,7 +383,7 @@ VERDICTS = {
         lambda x, edges: torch.histogram(x, bins=edges).hist / (len(x) * (edges[1:] - edges[:-1])).sum(),
     ]),
     "02.7": ([_correlation_unbiased], [
-        lambda im: neighbour_correlation_rows(im),                                          # rows, not images
+        _correlation_within_rows,                                                           # rows, not images
         lambda im: (lambda r: torch.where(r.isnan(), 0.0, r))(_correlation_unbiased(im)),   # NaN replaced by 0
     ]),
     "02.8": ([_share_seen_broadcast], [
@@ -400,7 +408,7 @@ VERDICTS = {
     ]),
     "04.2": ([_loss_softplus, lambda logits, x: -(x * F.logsigmoid(logits)
                                                   + (1 - x) * F.logsigmoid(-logits)).flatten(1).sum(1)], [
-        lambda logits, x: F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(2, 3)),  # per channel
+        lambda logits, x: F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum((2, 3)),  # per channel
         lambda logits, x: F.binary_cross_entropy_with_logits(x, logits, reduction="none").flatten(1).sum(1),  # swapped
     ]),
     "04.3": ([_interpolate_lerp], [
@@ -459,14 +467,6 @@ VERDICTS = {
         lambda im: float((torch.pdist(im.flatten(1)) ** 2).mean() / im[0].numel()),         # mean squared
     ]),
 }
-
-
-def neighbour_correlation_rows(images):
-    """A learner's mistake: the correlation over the pixels of each row of each image, averaged over the images."""
-    a, b = images[:, 0, :, :-1].double(), images[:, 0, :, 1:].double()
-    a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
-    r = (a * b).mean(-1) / (a.pow(2).mean(-1).sqrt() * b.pow(2).mean(-1).sqrt())
-    return r.nanmean(0)[:, None].expand(-1, images.shape[-1] - 1)
 
 
 def test_ks_distance_is_the_largest_gap_between_the_two_cdfs():
