@@ -68,6 +68,10 @@ def _test_on_fraction(answer: Answer, rng: torch.Generator) -> None:
     blank = torch.stack([torch.zeros(1, 3, 3), torch.ones(1, 3, 3)])
     tried = "on_fraction(an all-black and an all-white 3x3 image, threshold=0.5)"
     expect_close(answer(blank, 0.5, tried=tried), torch.tensor([0.0, 1.0]), tried=tried)
+    edge = torch.tensor([[0.25, 0.5, 0.5, 0.75], [0.5, 0.5, 0.5, 0.5]]).reshape(2, 1, 2, 2)
+    tried = "on_fraction(images [[0.25, 0.5, 0.5, 0.75], [0.5, 0.5, 0.5, 0.5]] as 2x2, threshold=0.5)"
+    expect_close(answer(edge, 0.5, tried=tried), torch.tensor([0.25, 0.0]), tried=tried,
+                 hint="a pixel equal to the threshold is off: on means strictly brighter, as in binarise")
     tried = "on_fraction(one image of shape (1, 28, 28), threshold=0.5): the answer still has one entry per image"
     single = torch.rand(1, 1, 28, 28, generator=rng)
     expect_close(answer(single, 0.5, tried=tried), (single > 0.5).float().mean(dim=(1, 2, 3)), tried=tried,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checks import Answer, CheckFailure, exercise, expect_close
+from course_lib.checks import Answer, CheckFailure, exercise, expect_close, ks_distance, standard_normal_cdf
 
 
 @exercise("01.1", "Sample from a class-conditional Gaussian", answer="sample_gaussian", points=2,
@@ -19,7 +19,8 @@ def _check_sample_gaussian(answer: Answer, rng: torch.Generator) -> None:
               torch.tensor([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])),
              (torch.tensor([4.0]) + shift[3], torch.tensor([[0.25]]))]
     for mean, cov in cases:
-        tried = f"sample_gaussian(mean={mean.tolist()}, cov={cov.tolist()}, n=20000)"
+        tried = (f"sample_gaussian(mean={[round(v, 3) for v in mean.tolist()]}, "
+                 f"cov={[[round(v, 3) for v in row] for row in cov.tolist()]}, n=20000)")
         x = torch.as_tensor(answer(mean, cov, 20000, tried=tried)).double()
         if x.shape != (20000, len(mean)):
             raise CheckFailure(tried, f"shape (20000, {len(mean)})", f"shape {tuple(x.shape)}",
@@ -28,6 +29,20 @@ def _check_sample_gaussian(answer: Answer, rng: torch.Generator) -> None:
         got_cov = torch.cov(x.T).reshape(len(mean), len(mean))
         expect_close(got_cov, cov, tried=tried + ", then the covariance of the samples", atol=0.08, rtol=0,
                      hint="The spread is wrong: multiply z by the Cholesky factor L (not by cov itself).")
+        # the right mean and covariance are not enough: undo the transformation and test the noise's distribution,
+        # along each axis and along one more direction
+        noise = torch.linalg.solve_triangular(torch.linalg.cholesky(cov.double()), (x - mean.double()).T,
+                                              upper=False).T
+        direction = torch.randn(len(mean), generator=rng, dtype=torch.float64)
+        for name, values in [*((f"coordinate {j}", noise[:, j]) for j in range(len(mean))),
+                             ("a random direction", noise @ (direction / direction.norm()))]:
+            gap = ks_distance(values, standard_normal_cdf)
+            if gap > 0.025:
+                raise CheckFailure(tried + f", then L⁻¹(x − μ) along {name}: its distribution against N(0, 1)",
+                                   "a standard normal (largest gap between the two CDFs at most 0.025)",
+                                   f"a largest gap of {gap:.3f}",
+                                   "The mean and the covariance are right but the shape is not Gaussian: the noise "
+                                   "z must be standard normal, not coins or uniform numbers scaled to variance 1.")
     tried = "sample_gaussian(mean, cov, n=5) twice"
     first, second = (torch.as_tensor(answer(cases[0][0], cases[0][1], 5, tried=tried)) for _ in range(2))
     if torch.equal(first, second):
@@ -77,6 +92,20 @@ def _check_generate(answer: Answer, rng: torch.Generator) -> None:
         raise CheckFailure(tried, "binary images (only 0s and 1s)", x, "Draw each pixel from Bernoulli(p).")
     expect_close(x.mean(0), means, tried=tried + ", then the average of the k samples", atol=0.05, rtol=0,
                  hint="On average, pixel j should be on with probability pixel_means[j].")
+    # the right share of 1s per pixel is not enough: the pixels of one image must be drawn independently
+    free = ((means > 0.1) & (means < 0.9)).flatten()
+    flat = x.flatten(1)[:, free].double()
+    flat = (flat - flat.mean(0)) / flat.std(0).clamp_min(1e-12)
+    correlation = (flat.T @ flat / (len(flat) - 1)).fill_diagonal_(0)
+    worst = int(correlation.abs().argmax())
+    if correlation.abs().max() > 0.1:  # independent pixels: about 0 ± 0.016 each with k = 4000
+        where = [divmod(int(p), means.shape[-1]) for p in free.nonzero().flatten()]
+        first, second = where[worst // len(where)], where[worst % len(where)]
+        raise CheckFailure(tried + ", then the correlation of pixels over the k images",
+                           "about 0 for every pair of pixels (each pixel drawn independently)",
+                           f"{correlation.flatten()[worst]:.2f} between pixels (row, column) {first} and {second}",
+                           "Your pixels go on and off together: draw one random number for every pixel of every "
+                           "image, not one per image (or per row or column).")
     tried = "generate(pixel_means, k=3) twice"
     if torch.equal(torch.as_tensor(answer(means, 3, tried=tried)), torch.as_tensor(answer(means, 3, tried=tried))):
         raise CheckFailure(tried, "new images on each call", "the same images twice")

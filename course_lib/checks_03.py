@@ -36,6 +36,15 @@ def _check_pca_directions(answer: Answer, rng: torch.Generator) -> None:
         expect_close(w @ w.T, v @ v.T, tried=tried + " -> W @ W.T (the subspace W spans)", rtol=1e-3, atol=1e-3,
                      hint="Centre x (subtract the mean) before the SVD, and keep the k directions of LARGEST "
                           "variance (the first rows of Vt).")
+        # the same subspace is not enough: column j must be the direction of the j-th largest variance (its sign is
+        # free, as an SVD's is)
+        along = (w.T @ v).diagonal().abs()
+        if not torch.allclose(along, torch.ones(k), atol=1e-3):
+            variance = ((x - x.mean(0)) @ w).var(0)
+            raise CheckFailure(tried + " -> the variance of the data along each column of W, in order",
+                               f"{short(((x - x.mean(0)) @ v).var(0))}: largest first",
+                               short(variance), "Order the columns from the largest variance down: column 0 is "
+                               "the direction of largest variance, the first row of Vt.")
 
 
 @exercise("03.2", "The linear encoder and decoder", answer="pca_encode_decode", points=1,

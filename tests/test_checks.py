@@ -550,7 +550,7 @@ def test_notebook_03_04_check_messages_say_what_went_wrong():
     assert "Centre x" in checks.run_check("03.1", NOTEBOOKS_03_04["03.1"][1][0]).message
     assert "orthonormal" in checks.run_check("03.1", NOTEBOOKS_03_04["03.1"][1][2]).message
     assert "ReLU" in checks.run_check("04.1", NOTEBOOKS_03_04["04.1"][1][0]).message
-    assert "trainable numbers" in checks.run_check("04.1", NOTEBOOKS_03_04["04.1"][1][1]).message
+    assert "Conv2d and Linear layers" in checks.run_check("04.1", NOTEBOOKS_03_04["04.1"][1][1]).message
     assert "do not average" in checks.run_check("04.2", NOTEBOOKS_03_04["04.2"][1][0]).message
     assert "overflows" in checks.run_check("04.2", NOTEBOOKS_03_04["04.2"][1][1]).message
 
