@@ -4,6 +4,7 @@
 """
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -129,3 +130,13 @@ def test_a_course_that_lives_in_tmp_still_gets_a_writable_scratch(sandbox_works,
         writable = _writable(box, ["/scratch/planted", "/tmp/planted", "~/planted", str(tmp_path / "planted")])
     assert writable == ["/scratch/planted", "/tmp/planted", "/scratch/planted"]
     assert not (tmp_path / "planted").exists()
+
+
+def test_a_python_reached_through_a_linked_folder_starts_a_sandbox(tmp_path, sandbox_works):
+    """A venv opened through a link (a `.venv` linked into a second checkout, say) is found inside the sandbox."""
+    link = tmp_path / "linked-env"
+    link.symlink_to(Path(sys.prefix).resolve(), target_is_directory=True)
+    python = link / "bin" / Path(sys.executable).name
+    done = subprocess.run([str(python), "-c", "from course_lib.grading import sandbox; sandbox.check_available()"],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -73,6 +73,13 @@ class Limits:
     threads: int = 1
 
 
+def python_inside() -> str:
+    """This Python as the sandbox sees it: its folder with every link resolved (the sandbox binds folders at their
+    real paths, so a venv reached through a linked folder would not be found), the interpreter's name kept (a
+    venv's `python` is itself a link to the base interpreter, and resolving it would lose the venv)."""
+    return str(Path(sys.executable).parent.resolve() / Path(sys.executable).name)
+
+
 def visible_paths() -> list[Path]:
     """The host folders the sandbox sees read-only, besides /usr and /etc: Python, packages, course, data."""
     from course_lib import pretrained
@@ -129,7 +136,7 @@ def runner_env(limits: Limits, fast: bool, scratch: str) -> dict[str, str]:
     from course_lib import pretrained
 
     threads = str(max(1, limits.threads))
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": scratch,
+    env = {"PATH": f"{Path(python_inside()).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": scratch,
            "TMPDIR": f"{scratch}/tmp", "IPYTHONDIR": f"{scratch}/.ipython", "LANG": "C.UTF-8",
            "PYTHONPATH": str(Path(checks.__file__).parent.parent), "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "COURSE_FAST": "1" if fast else "0",
@@ -158,7 +165,7 @@ def check_available() -> None:
         raise SandboxUnavailable(INSTALL_HELP.format(why=f"this is {sys.platform}, and bubblewrap needs Linux"))
     if shutil.which("bwrap") is None:
         raise SandboxUnavailable(INSTALL_HELP.format(why="the program bwrap is not installed"))
-    argv = bwrap_argv(Limits(), [], {}) + [sys.executable, "-c", "pass"]
+    argv = bwrap_argv(Limits(), [], {}) + [python_inside(), "-c", "pass"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -288,7 +295,8 @@ class Sandbox:
 
     def _runner_argv(self, requests: int, replies: int) -> list[str]:
         processes = 0 if getattr(os, "geteuid", lambda: 0)() == 0 else _own_processes() + self.limits.processes
-        return [sys.executable, "-m", "course_lib.grading.runner", "--requests", str(requests), "--replies", str(replies),
+        return [python_inside(), "-m", "course_lib.grading.runner", "--requests", str(requests),
+                "--replies", str(replies),
                 "--reply-limit", str(self.limits.reply), "--memory", str(self.limits.memory),
                 "--disk", str(self.limits.disk), "--processes", str(processes),
                 "--address-space", str(self.limits.memory + ADDRESS_SLACK)]
