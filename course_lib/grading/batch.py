@@ -17,7 +17,7 @@ from course_lib.data import write_atomic
 from course_lib.grading.submission import Grade, Settings, grade_notebook
 from course_lib.grading.report import NO_SANDBOX, write_outputs
 from course_lib.grading.sandbox import Sandbox, check_available
-from course_lib.grading.ingest import ingest, printable, write_report
+from course_lib.grading.ingest import ingest, write_report
 from course_lib.grading.reading import identify, infer_assignment, read_submission
 
 

@@ -31,8 +31,8 @@ import tempfile
 import unicodedata
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 LAYOUTS = ("canvas", "moodle", "blackboard", "nbgrader", "folders", "flat")
