@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import course_lib
-from course_lib.grading import __main__ as cli, batch, reading, report, sandbox, submission
+from course_lib.grading import __main__ as cli, batch, ingest, reading, report, sandbox, submission
 from course_lib.make_exercises import make_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,8 +300,7 @@ SUBMISSIONS = {
 }
 
 EXPECTED = """student,00.1,00.2,00.3,total,max
-'=HYPERLINK(1),2,1,1,4,4
-'@sum,0,0,0,0,4
+HYPERLINK_1-bd32d5ce,2,1,1,4,4
 aliased,2,1,1,4,4
 blank,0,0,0,0,4
 crashes,2,1,0,3,4
@@ -327,6 +326,7 @@ reads_solutions,0,0,0,0,4
 renamed,2,1,1,4,4
 snoop,2,1,1,4,4
 spammer,2,1,0,3,4
+sum-b0cca27f,0,0,0,0,4
 syntax_error,2,1,0,3,4
 unreadable,0,0,0,0,4
 writer,2,1,1,4,4
@@ -438,10 +438,10 @@ def test_every_file_it_was_given_and_the_course_package_are_unchanged(graded):
 def test_the_output_folder_holds_only_the_graders_outputs(graded):
     out = graded["out"]
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    students = sorted(SUBMISSIONS) + ["missing_check", "perfect"]
+    students = [ingest.safe_key(s) for s in SUBMISSIONS] + ["missing_check", "perfect"]
     assert [n for n in names if n.startswith("feedback/")] == sorted(f"feedback/{s}.md" for s in students)
     assert [n for n in names if not n.startswith(("feedback/", ".grading/graded/"))] == [".grading/seed",
-                                                                                          "gradebook.csv"]
+                                                                                          "gradebook.csv", "ingest.csv"]
     assert len([n for n in names if n.startswith(".grading/graded/")]) == len(students)
 
 
@@ -465,8 +465,8 @@ def test_each_attack_achieved_nothing(graded):
     assert big < 64 and big + small <= 64  # MiB: the sandbox's disk limit
     assert "is not defined" in _feedback(graded, "reads_solutions")
     seed = (graded["out"] / ".grading" / "seed").read_text()
-    assert not any(seed in _feedback(graded, student) for student in SUBMISSIONS)
-    assert str(graded["submissions"]) not in "".join(_feedback(graded, s) for s in SUBMISSIONS)
+    assert not any(seed in _feedback(graded, ingest.safe_key(student)) for student in SUBMISSIONS)
+    assert str(graded["submissions"]) not in "".join(_feedback(graded, ingest.safe_key(s)) for s in SUBMISSIONS)
 
 
 def test_every_student_gets_a_feedback_file_with_the_reasons(graded):
@@ -628,18 +628,15 @@ def test_a_long_line_is_split_in_linear_time():
 
 def test_a_linked_notebook_is_refused_before_anything_runs(tmp_path):
     """A link to the reference solution (unzip keeps links) would get its marks; a link to /proc/self/environ
-    would show the grader's environment in the feedback. Links are refused, file or folder."""
+    would show the grader's environment in the feedback. Ingestion takes no link (tests/test_ingest.py); should one
+    reach the grader anyway, reading it refuses it."""
     (tmp_path / "linker.ipynb").symlink_to(SOLUTION)
-    (tmp_path / "folder").symlink_to(SOLUTION.parent, target_is_directory=True)
-    (tmp_path / "inside").mkdir()
-    (tmp_path / "inside" / "work.ipynb").symlink_to("/proc/self/environ")
-    found = reading.find_submissions(tmp_path)
-    for student in ("linker", "inside"):
-        grade = submission.grade_notebook(found[student], student, ["00.1", "00.2"], submission.Settings(sandbox=False))
+    (tmp_path / "environ.ipynb").symlink_to("/proc/self/environ")
+    for student in ("linker", "environ"):
+        grade = submission.grade_notebook(tmp_path / f"{student}.ipynb", student, ["00.1", "00.2"],
+                                          submission.Settings(sandbox=False))
         assert grade.total == 0
         assert all("symbolic link" in message for _, _, message in grade.results.values()), grade.results
-    assert found["folder"] is None or "symbolic link" in submission.grade_notebook(
-        found["folder"], "folder", ["00.1"], submission.Settings(sandbox=False)).results["00.1"][2]
 
 
 def test_a_notebook_with_megabytes_of_code_is_refused_without_parsing_it(tmp_path):

@@ -1,9 +1,11 @@
 """Batch grading: run each submitted notebook in its own sandbox, grade its answers in the grader's own process.
 
-    python -m course_lib.grading SUBMISSIONS_DIR --out OUT_DIR [--jobs N] [--resume] [--memory 4G] [--disk 512M]
+    python -m course_lib.grading SUBMISSIONS --out OUT_DIR [--jobs N] [--resume] [--memory 4G] [--disk 512M]
                                  [--cell-timeout 60] [--timeout 600] [--assignment NN] [--full] [--no-sandbox]
+                                 [--layout canvas|moodle|blackboard|nbgrader|folders|flat] [--attempts latest|all]
 
-A submission is `SUBMISSIONS_DIR/<student>.ipynb`, or a folder `SUBMISSIONS_DIR/<student>/` holding one notebook.
+SUBMISSIONS is a folder or .zip: a platform's download, `<student>.ipynb` files or `<student>/` folders (`ingest`
+detects which, reads each student's latest attempt and lists every file it did not grade in OUT_DIR/ingest.csv).
 Writes OUT_DIR/gradebook.csv (student, points per exercise, total, max) and OUT_DIR/feedback/<student>.md, both
 atomically and only once every submission's sandbox has ended; OUT_DIR/.grading/ keeps the run's secret seed and
 each graded student's record, so a rerun gives the same gradebook and `--resume` grades only those not yet done.
@@ -20,6 +22,7 @@ How a submission is graded (the threat model and what the sandbox does and does 
 - Points come from the grader's registry: an exercise's points if its test passed, else 0.
 
 Modules, one per stage of the instructor's path:
+- `ingest`: the platforms' downloads, one submission per student, each with a safe key
 - `reading`: reading submitted notebooks, finding the check lines, planning the grading steps
 - `sandbox`: the bubblewrap sandbox each submission runs in, and the channel to it
 - `runner`: what runs inside a sandbox: the submission's cells and calls of its answers

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from course_lib.grading import __doc__ as GRADING_DOC
 from course_lib.grading.batch import grade_folder
+from course_lib.grading.ingest import LAYOUTS
 from course_lib.grading.submission import Settings
 from course_lib.grading.sandbox import Limits, SandboxUnavailable
 
@@ -24,9 +25,14 @@ def _size(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.grading", description=GRADING_DOC.split("\n")[0])
-    parser.add_argument("submissions", type=Path, help="folder of <student>.ipynb files or <student>/ folders")
+    parser.add_argument("submissions", type=Path, help="a folder or .zip: a platform's download, <student>.ipynb "
+                                                       "files or <student>/ folders")
     parser.add_argument("--out", type=Path, required=True, help="where gradebook.csv and feedback/ are written")
-    parser.add_argument("--assignment", help="notebook number, e.g. 02 (default: the one the check lines name)")
+    parser.add_argument("--assignment", help="notebook number, e.g. 02 (default: the one most students handed "
+                                             "in); for nbgrader, also the assignment folder's name")
+    parser.add_argument("--layout", choices=LAYOUTS, help="how the download is laid out (default: detected)")
+    parser.add_argument("--attempts", choices=("latest", "all"), default="latest",
+                        help="grade each student's latest attempt (default) or every attempt")
     parser.add_argument("--cell-timeout", type=float, default=60, help="seconds per cell (default 60)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
     parser.add_argument("--full", action="store_true", help="run notebooks in full mode (default: COURSE_FAST=1)")
@@ -46,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                         disk=args.disk), sandbox=not args.no_sandbox)
     try:
         grade_folder(args.submissions, args.out, assignment=args.assignment, settings=settings, jobs=args.jobs,
-                     resume=args.resume)
+                     resume=args.resume, layout=args.layout, attempts=args.attempts)
     except SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -56,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstopped: every sandbox is closed; the students graded so far are kept in {args.out / '.grading'}. "
               "Run the same command with --resume to grade the rest.", file=sys.stderr)
         return 130
-    print(f"wrote {args.out / 'gradebook.csv'} and {args.out / 'feedback'}/")
+    print(f"wrote {args.out / 'gradebook.csv'}, {args.out / 'feedback'}/ and {args.out / 'ingest.csv'}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -16,7 +17,8 @@ from course_lib.data import write_atomic
 from course_lib.grading.submission import Grade, Settings, grade_notebook
 from course_lib.grading.report import NO_SANDBOX, write_outputs
 from course_lib.grading.sandbox import Sandbox, check_available
-from course_lib.grading.reading import find_submissions, infer_assignment, read_submission
+from course_lib.grading.ingest import ingest, write_report
+from course_lib.grading.reading import identify, infer_assignment, read_submission
 
 
 def run_seed(out: Path) -> int:
@@ -53,20 +55,38 @@ def _load_record(out: Path, student: str, fingerprint: str) -> Grade | None:
     return None
 
 
+def _nothing_graded(student: str, keys: list[str], reason: str) -> Grade:
+    """Every exercise 0 with `reason` (the wrong notebook, or none at all), and no sandbox started."""
+    return Grade(student, {key: (checks.FAILED, 0, f"[{key}] {checks.get(key).title}: not graded: {reason}")
+                           for key in keys}, [f"Nothing was graded: {reason}"])
+
+
 def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None, settings: Settings | None = None,
-                 jobs: int | None = None, resume: bool = False, log: Callable[[str], None] = print) -> list[Grade]:
-    """Grade every submission in `submissions` (`jobs` at a time); write the gradebook and feedback to `out`.
+                 jobs: int | None = None, resume: bool = False, log: Callable[[str], None] = print,
+                 layout: str | None = None, attempts: str = "latest") -> list[Grade]:
+    """Grade every submission in `submissions` (a folder or .zip, read by `ingest.ingest` with `layout` and
+    `attempts`), `jobs` at a time; write the gradebook, the feedback and OUT/ingest.csv to `out`.
 
     Each finished student is recorded in OUT/.grading at once; the gradebook and feedback are written after every
     sandbox has ended. On Ctrl-C the sandboxes are killed and KeyboardInterrupt is raised; `resume=True` reuses
     the records of an earlier run with the same notebook, exercises and settings.
     """
-    if not submissions.is_dir():
-        raise ValueError(f"SUBMISSIONS_DIR {submissions} is not a folder.")
-    found = find_submissions(submissions)
+    ingested = ingest(submissions, layout, attempts, assignment)
+    found = {s.key: s for s in ingested.submissions}
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"read {submissions.name!a} as {ingested.layout} ({ingested.why}): {len(found)} submissions, "
+        f"{sum(s.status == 'skipped' for s in ingested.skipped)} files not graded (listed in {out / 'ingest.csv'})")
     if not found:
-        raise ValueError(f"{submissions} holds no <student>.ipynb files or <student>/ folders.")
-    assignment = assignment or infer_assignment([p for p in found.values() if p is not None])
+        write_report(ingested, out)
+        raise ValueError(f"{submissions} holds no submissions as the {ingested.layout} layout names them; see "
+                         f"{out / 'ingest.csv'} for each file and why it was not taken (or pass --layout).")
+    numbers = {key: identify(s.path) for key, s in found.items()}
+    if not (assignment and re.fullmatch(r"\d\d", assignment)):
+        assignment, inferred = infer_assignment(numbers)
+        log(inferred)
+    wrong = {key: nn for key, nn in numbers.items() if nn is not None and nn != assignment}
+    write_report(ingested, out, {key: f"this is notebook {nn}; assignment {assignment} was expected"
+                                 for key, nn in wrong.items()})
     keys = checks.load(assignment)
     if not keys:
         raise ValueError(f"--assignment {assignment}: no exercises of notebook {assignment} are registered in "
@@ -75,13 +95,13 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
     if settings.sandbox:
         check_available()
     jobs = max(1, jobs or os.cpu_count() or 1)
-    out.mkdir(parents=True, exist_ok=True)
-    hidden = (submissions.resolve(), out.resolve(), *(Path(checks.__file__).resolve().parents[1] / name
-                                                      for name in ("solutions", "tests", ".git")))
+    unpacked = {s.path.parent for s in found.values() if s.path is not None and not s.path.is_relative_to(submissions)}
+    hidden = (submissions.resolve(), out.resolve(), *unpacked,
+              *(Path(checks.__file__).resolve().parents[1] / name for name in ("solutions", "tests", ".git")))
     settings = replace(settings, seed=run_seed(out), hidden=settings.hidden + hidden,
                        limits=replace(settings.limits, threads=max(1, (os.cpu_count() or 1) // jobs)))
     maximum = sum(checks.get(key).points for key in keys)
-    prints = {student: _fingerprint(path, keys, settings) for student, path in found.items()}
+    prints = {student: _fingerprint(s.path, keys, settings) for student, s in found.items()}
     grades = {s: g for s in found if resume and (g := _load_record(out, s, prints[s])) is not None}
     stopping, boxes, lock = threading.Event(), set(), threading.Lock()
 
@@ -92,7 +112,14 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
                 box.kill()
 
     def work(student: str) -> Grade | None:
-        grade = grade_notebook(found[student], student, keys, settings, on_start=watch)
+        if student in wrong:
+            grade = _nothing_graded(student, keys, f"this is notebook {wrong[student]}; assignment {assignment} "
+                                                   f"was expected. Hand in notebook {assignment}.")
+        elif found[student].path is None:
+            grade = _nothing_graded(student, keys, found[student].problem)
+        else:
+            grade = grade_notebook(found[student].path, student, keys, settings, on_start=watch)
+        grade.notes[:0] = found[student].notes
         with lock:
             boxes.difference_update({b for b in boxes if b.process is None})
         if stopping.is_set():

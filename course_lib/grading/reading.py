@@ -24,18 +24,6 @@ MAX_NOTEBOOK = 64 * 2**20  # bytes of the notebook file (outputs included)
 MAX_CODE = 2**20  # characters of all its code cells: the grader parses them in its own process
 
 
-def find_submissions(folder: Path) -> dict[str, Path | None]:
-    """student -> notebook: `<student>.ipynb` files, and `<student>/` folders holding exactly one notebook."""
-    found: dict[str, Path | None] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.is_file() and entry.suffix == ".ipynb":
-            found[entry.stem] = entry
-        elif entry.is_dir() and not entry.name.startswith("."):
-            notebooks = sorted(p for p in entry.glob("*.ipynb") if p.is_file())
-            found[entry.name] = notebooks[0] if len(notebooks) == 1 else None
-    return found
-
-
 def read_submission(path: Path) -> bytes:
     """The bytes of a submitted notebook: a regular file of at most MAX_NOTEBOOK bytes, never a symbolic link
     (a link could point at the solutions or at the grader's own files)."""
@@ -138,23 +126,37 @@ def plan(sources: list[str], keys: list[str]) -> list[Step]:
     return steps + [step for late in due.values() for step in late]  # an empty notebook: grade at once
 
 
-def infer_assignment(notebooks: list[Path]) -> str:
-    """The notebook number NN whose check lines (else whose answer names) the submissions hold most often."""
+def identify(path: Path | None) -> str | None:
+    """The notebook number NN a submission is: the one its check lines name most often, else the one whose
+    answers it defines most often (`def mean_image`); None if it names none, is a tie, or cannot be read."""
+    try:
+        sources = read_code_cells(path) if path is not None else []
+    except Exception:
+        return None
+    answers = {ex.answer: key.split(".")[0] for key, ex in checks.EXERCISES.items()}
     lines: Counter[str] = Counter()
     names: Counter[str] = Counter()
-    answers = {ex.answer: key.split(".")[0] for key, ex in checks.EXERCISES.items()}
-    for path in notebooks:
-        try:
-            sources = read_code_cells(path)
-        except Exception:
-            continue
-        for source in sources:
-            lines.update(key.split(".")[0] for key, _ in split_checks(source)[1])
-            names.update(nn for name, nn in answers.items() if re.search(rf"^(def|class)\s+{name}\b", source, re.M))
-    if not lines and not names:
-        raise ValueError("no submission holds a check(\"NN.k\", ...) line or an exercise's answer; "
-                         "pass --assignment NN.")
-    return (lines or names).most_common(1)[0][0]
+    for source in sources:
+        lines.update(key.split(".")[0] for key, _ in split_checks(source)[1])
+        names.update(nn for name, nn in answers.items() if re.search(rf"^(def|class)\s+{name}\b", source, re.M))
+    ranked = (lines or names).most_common(2)
+    return ranked[0][0] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else None
+
+
+def infer_assignment(notebooks: dict[str, str | None]) -> tuple[str, str]:
+    """The assignment a clear majority of students handed in (student -> `identify`'s number), and a sentence
+    saying so; a ValueError asking for --assignment when more than half of the identified students do not agree."""
+    counts = Counter(nn for nn in notebooks.values() if nn is not None)
+    told = ", ".join(f"{n} handed in notebook {nn}" for nn, n in counts.most_common())
+    unknown = sum(nn is None for nn in notebooks.values())
+    told += f"{', ' if told else ''}{unknown} could not be told" if unknown else ""
+    if not counts:
+        raise ValueError("no submission holds a check(\"NN.k\", ...) line or an exercise's answer; pass "
+                         "--assignment NN.")
+    (best, n), = counts.most_common(1)
+    if n * 2 <= counts.total():
+        raise ValueError(f"no clear majority of students handed in one notebook ({told}); pass --assignment NN.")
+    return best, f"assignment {best} inferred from the students' notebooks: {told}"
 
 
 def describe_cell(index: int, source: str) -> str:
