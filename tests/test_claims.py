@@ -156,3 +156,36 @@ def test_nb05_the_books_beta_is_1024_over_500():
     book = 500 * bce.mean() + kl
     assert book.item() == pytest.approx((500 / 1024) * (bce.sum() + (1024 / 500) * kl).item(), rel=1e-6)
     assert 1024 / 500 == pytest.approx(2.05, abs=0.01)
+
+
+def test_nb05_a_baseline_removes_most_of_the_score_function_noise():
+    """Section 2 (its draws and seeds, full mode): 'about a hundred times noisier ... almost all of that comes from
+    the constant 200 ... what is left is within a factor of two of the pathwise estimate'."""
+    mu, z = 0.5, 0.5 + torch.randn(200_000, generator=torch.Generator().manual_seed(0))
+    baseline = (200 + (0.5 + torch.randn(10_000, generator=torch.Generator().manual_seed(1))) ** 2).mean()
+    plain, with_baseline, pathwise = ((200 + z**2) * (z - mu)).std(), ((200 + z**2 - baseline) * (z - mu)).std(), (2 * z).std()
+    assert 80 < plain / pathwise < 120
+    assert pathwise < with_baseline < 2 * pathwise
+    assert (plain.item(), with_baseline.item(), pathwise.item()) == pytest.approx((203.3, 3.47, 2.00), abs=0.05)
+
+
+def test_nb05_table_rows_and_the_gaps_the_prose_quotes(figures):
+    """Section 12: the ConvHVAE row (Norouzi et al. 2020, read from the table image in sajadn/Exemplar-VAE), the
+    '9.2 nats below it', and Burda et al.'s equal-k pair, '1.57 nats'."""
+    published, ours = figures["published"], figures["models"]["vae_16d"]["iwae"]
+    assert published["Fashion-MNIST, ConvHVAE with a Gaussian prior (Norouzi et al. 2020)"] == -225.38
+    assert ours - published["Fashion-MNIST, ConvHVAE with a Gaussian prior (Norouzi et al. 2020)"] == pytest.approx(-9.2, abs=0.05)
+    assert -ours + published[figures["reference"]] == pytest.approx(5.8, abs=0.05)
+    iwae = published["MNIST (digits), one-layer IWAE trained with k=50 (Burda et al. 2016)"]
+    vae = published["MNIST (digits), one-layer VAE trained with k=50 (Burda et al. 2016)"]
+    assert (iwae, vae) == (-84.78, -86.35) and iwae - vae == pytest.approx(1.57)
+
+
+def test_nb05_what_the_k_sweep_shows(figures):
+    """Section 12: 'rises by about 3.5 nats per image from K = 1 to K = 3000, most of it by K = 100, and the last
+    tenfold step (300 to 3000) adds about 0.23 nats'."""
+    sweep = {int(k): v for k, v in figures["models"]["vae_16d"]["iwae_vs_k"].items()}
+    rise = sweep[3000] - sweep[1]
+    assert rise == pytest.approx(3.5, abs=0.05)
+    assert sweep[100] - sweep[1] > 0.8 * rise
+    assert sweep[3000] - sweep[300] == pytest.approx(0.23, abs=0.01)
