@@ -189,3 +189,26 @@ def test_nb05_what_the_k_sweep_shows(figures):
     assert rise == pytest.approx(3.5, abs=0.05)
     assert sweep[100] - sweep[1] > 0.8 * rise
     assert sweep[3000] - sweep[300] == pytest.approx(0.23, abs=0.01)
+
+
+# ---- notebook 06 -------------------------------------------------------------------------------------------------
+
+def test_nb06_the_typical_set_of_n0i_in_32_dimensions():
+    """Section 5: draws have length close to sqrt(32) ~ 5.7 and almost never land near the origin; half-way along
+    the straight line between two draws the vector is about 0.71 times as long, at the bottom of the range of
+    typical draws or below it, where the density is *higher* than at the ends; slerp half-way is 1/cos(w/2) times
+    lerp: 1.41 at 90 degrees, 1.15 at 60, 1.04 at 30."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2, 10_000, 32, generator=g)
+    lengths = a.norm(dim=1)
+    assert lengths.mean().item() == pytest.approx(32**0.5, abs=0.1)
+    low, high = lengths.quantile(0.01).item(), lengths.quantile(0.99).item()
+    assert 3.5 < low and high < 7.5 and (lengths < 2).float().mean() < 1e-3
+    middle = ((a + b) / 2).norm(dim=1)
+    assert (middle / ((lengths + b.norm(dim=1)) / 2)).median().item() == pytest.approx(0.5**0.5, abs=0.02)
+    assert (middle < low).float().mean() > 0.3  # "at the very bottom of the range of typical draws, or below it"
+    log_density = torch.distributions.Normal(0.0, 1.0).log_prob
+    ends = torch.maximum(log_density(a).sum(1), log_density(b).sum(1))
+    assert (log_density((a + b) / 2).sum(1) > ends).float().mean() > 0.99  # denser than both ends
+    for degrees, ratio in [(90, 1.41), (60, 1.15), (30, 1.04)]:
+        assert 1 / torch.cos(torch.deg2rad(torch.tensor(degrees / 2))).item() == pytest.approx(ratio, abs=0.005)
