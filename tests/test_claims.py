@@ -84,7 +84,7 @@ def _nearest(points, codes):
 
 def test_nb05_vae_prior_draws_fall_in_gaps_far_less_often_than_ae_box_draws(binary_train, binary_test):
     """Notebook 04's gap measurement on the committed 2-D models: the VAE sampled from N(0, I), the AE uniformly
-    over the box of its codes (section 8 of notebook 05, with its seeds and sizes)."""
+    over the box of its codes (section 8 of notebook 05, with its seeds and sizes); and where the VAE's gap draws lie."""
     fit_x, g, shares = binary_train[:20_000], torch.Generator().manual_seed(0), {}
     for name in ("ae_2d", "vae_2d"):
         model = pretrained.load(name).model
@@ -96,7 +96,11 @@ def test_nb05_vae_prior_draws_fall_in_gaps_far_less_often_than_ae_box_draws(bina
         else:
             draws = torch.randn(2000, 2, generator=g)
         radius = _nearest(z_test, z_fit).quantile(0.95)
-        shares[name] = (_nearest(draws, z_fit) > radius).float().mean().item()
+        in_gap = _nearest(draws, z_fit) > radius
+        shares[name] = in_gap.float().mean().item()
+    edge = draws.norm(dim=1) > 2  # the VAE's draws: "64% against 11% ... about half of all the gap points"
+    assert (in_gap[edge].float().mean().item(), in_gap[~edge].float().mean().item()) == pytest.approx((0.64, 0.11), abs=0.01)
+    assert (~edge[in_gap]).float().mean().item() == pytest.approx(0.5, abs=0.05)
     assert shares["ae_2d"] > 0.5, shares  # "a large share of the map is gaps" (notebook 04)
     assert shares["vae_2d"] < shares["ae_2d"] / 3, shares  # "far less often"
     assert shares == pytest.approx({"ae_2d": 0.74, "vae_2d": 0.19}, abs=0.01)  # the recap's "19% against 74%"
