@@ -84,7 +84,7 @@ def _nearest(points, codes):
 
 def test_nb05_vae_prior_draws_fall_in_gaps_far_less_often_than_ae_box_draws(binary_train, binary_test):
     """Notebook 04's gap measurement on the committed 2-D models: the VAE sampled from N(0, I), the AE uniformly
-    over the box of its codes (section 8 of notebook 05, with its seeds and sizes)."""
+    over the box of its codes (section 8 of notebook 05, with its seeds and sizes); and where the VAE's gap draws lie."""
     fit_x, g, shares = binary_train[:20_000], torch.Generator().manual_seed(0), {}
     for name in ("ae_2d", "vae_2d"):
         model = pretrained.load(name).model
@@ -96,7 +96,11 @@ def test_nb05_vae_prior_draws_fall_in_gaps_far_less_often_than_ae_box_draws(bina
         else:
             draws = torch.randn(2000, 2, generator=g)
         radius = _nearest(z_test, z_fit).quantile(0.95)
-        shares[name] = (_nearest(draws, z_fit) > radius).float().mean().item()
+        in_gap = _nearest(draws, z_fit) > radius
+        shares[name] = in_gap.float().mean().item()
+    edge = draws.norm(dim=1) > 2  # the VAE's draws: "64% against 11% ... about half of all the gap points"
+    assert (in_gap[edge].float().mean().item(), in_gap[~edge].float().mean().item()) == pytest.approx((0.64, 0.11), abs=0.01)
+    assert (~edge[in_gap]).float().mean().item() == pytest.approx(0.5, abs=0.05)
     assert shares["ae_2d"] > 0.5, shares  # "a large share of the map is gaps" (notebook 04)
     assert shares["vae_2d"] < shares["ae_2d"] / 3, shares  # "far less often"
     assert shares == pytest.approx({"ae_2d": 0.74, "vae_2d": 0.19}, abs=0.01)  # the recap's "19% against 74%"
@@ -156,3 +160,59 @@ def test_nb05_the_books_beta_is_1024_over_500():
     book = 500 * bce.mean() + kl
     assert book.item() == pytest.approx((500 / 1024) * (bce.sum() + (1024 / 500) * kl).item(), rel=1e-6)
     assert 1024 / 500 == pytest.approx(2.05, abs=0.01)
+
+
+def test_nb05_a_baseline_removes_most_of_the_score_function_noise():
+    """Section 2 (its draws and seeds, full mode): 'about a hundred times noisier ... almost all of that comes from
+    the constant 200 ... what is left is within a factor of two of the pathwise estimate'."""
+    mu, z = 0.5, 0.5 + torch.randn(200_000, generator=torch.Generator().manual_seed(0))
+    baseline = (200 + (0.5 + torch.randn(10_000, generator=torch.Generator().manual_seed(1))) ** 2).mean()
+    plain, with_baseline, pathwise = ((200 + z**2) * (z - mu)).std(), ((200 + z**2 - baseline) * (z - mu)).std(), (2 * z).std()
+    assert 80 < plain / pathwise < 120
+    assert pathwise < with_baseline < 2 * pathwise
+    assert (plain.item(), with_baseline.item(), pathwise.item()) == pytest.approx((203.3, 3.47, 2.00), abs=0.05)
+
+
+def test_nb05_table_rows_and_the_gaps_the_prose_quotes(figures):
+    """Section 12: the ConvHVAE row (Norouzi et al. 2020, read from the table image in sajadn/Exemplar-VAE), the
+    '9.2 nats below it', and Burda et al.'s equal-k pair, '1.57 nats'."""
+    published, ours = figures["published"], figures["models"]["vae_16d"]["iwae"]
+    assert published["Fashion-MNIST, ConvHVAE with a Gaussian prior (Norouzi et al. 2020)"] == -225.38
+    assert ours - published["Fashion-MNIST, ConvHVAE with a Gaussian prior (Norouzi et al. 2020)"] == pytest.approx(-9.2, abs=0.05)
+    assert -ours + published[figures["reference"]] == pytest.approx(5.8, abs=0.05)
+    iwae = published["MNIST (digits), one-layer IWAE trained with k=50 (Burda et al. 2016)"]
+    vae = published["MNIST (digits), one-layer VAE trained with k=50 (Burda et al. 2016)"]
+    assert (iwae, vae) == (-84.78, -86.35) and iwae - vae == pytest.approx(1.57)
+
+
+def test_nb05_what_the_k_sweep_shows(figures):
+    """Section 12: 'rises by about 3.5 nats per image from K = 1 to K = 3000, most of it by K = 100, and the last
+    tenfold step (300 to 3000) adds about 0.23 nats'."""
+    sweep = {int(k): v for k, v in figures["models"]["vae_16d"]["iwae_vs_k"].items()}
+    rise = sweep[3000] - sweep[1]
+    assert rise == pytest.approx(3.5, abs=0.05)
+    assert sweep[100] - sweep[1] > 0.8 * rise
+    assert sweep[3000] - sweep[300] == pytest.approx(0.23, abs=0.01)
+
+
+# ---- notebook 06 -------------------------------------------------------------------------------------------------
+
+def test_nb06_the_typical_set_of_n0i_in_32_dimensions():
+    """Section 5: draws have length close to sqrt(32) ~ 5.7 and almost never land near the origin; half-way along
+    the straight line between two draws the vector is about 0.71 times as long, at the bottom of the range of
+    typical draws or below it, where the density is *higher* than at the ends; slerp half-way is 1/cos(w/2) times
+    lerp: 1.41 at 90 degrees, 1.15 at 60, 1.04 at 30."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2, 10_000, 32, generator=g)
+    lengths = a.norm(dim=1)
+    assert lengths.mean().item() == pytest.approx(32**0.5, abs=0.1)
+    low, high = lengths.quantile(0.01).item(), lengths.quantile(0.99).item()
+    assert 3.5 < low and high < 7.5 and (lengths < 2).float().mean() < 1e-3
+    middle = ((a + b) / 2).norm(dim=1)
+    assert (middle / ((lengths + b.norm(dim=1)) / 2)).median().item() == pytest.approx(0.5**0.5, abs=0.02)
+    assert (middle < low).float().mean() > 0.3  # "at the very bottom of the range of typical draws, or below it"
+    log_density = torch.distributions.Normal(0.0, 1.0).log_prob
+    ends = torch.maximum(log_density(a).sum(1), log_density(b).sum(1))
+    assert (log_density((a + b) / 2).sum(1) > ends).float().mean() > 0.99  # denser than both ends
+    for degrees, ratio in [(90, 1.41), (60, 1.15), (30, 1.04)]:
+        assert 1 / torch.cos(torch.deg2rad(torch.tensor(degrees / 2))).item() == pytest.approx(ratio, abs=0.005)
