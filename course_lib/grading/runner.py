@@ -75,9 +75,12 @@ def drop_to(uid: int, writable: list[str]) -> None:
     only for bubblewrap's setup (see course_lib.grading.sandbox), so the `writable` folders that bubblewrap made
     (the scratch tmpfs, /dev/shm) are first given to `uid`."""
     for top in writable:
-        for folder, _, names in os.walk(top):
+        device = os.stat(top).st_dev
+        for folder, folders, names in os.walk(top):
+            folders[:] = [name for name in folders if os.lstat(os.path.join(folder, name)).st_dev == device]
             for path in [folder, *(os.path.join(folder, name) for name in names)]:
-                os.lchown(path, uid, uid)
+                if os.lstat(path).st_dev == device:  # not the read-only folders bound inside it
+                    os.lchown(path, uid, uid)
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
