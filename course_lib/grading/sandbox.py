@@ -66,12 +66,14 @@ class SandboxStopped(Exception):
 class Limits:
     """What one sandbox may use. memory: bytes of private memory per process (and of the whole sandbox where a
     cgroup is available); processes: tasks (processes and threads); disk: bytes its tmpfs holds; reply: bytes per
-    message back to the grader; threads: the math libraries' threads."""
+    message back to the grader; channel: bytes it may send the grader in all (its whole grading stops past that);
+    threads: the math libraries' threads."""
 
     memory: int = 4 * GiB
     processes: int = 256
     disk: int = 512 * MiB
     reply: int = checks.MAX_MESSAGE
+    channel: int = 256 * MiB
     threads: int = 1
 
 
@@ -303,6 +305,7 @@ class Sandbox:
         self.user: confine.SandboxUser | None = None  # a root grader's sandbox runs as this uid
         self._userns = -1  # a root grader's end of bwrap's --userns-block-fd
         self._next_id, self._buffer, self._scratch = 0, b"", None
+        self._received = self._skip = 0  # bytes read from the sandbox in all; bytes of a stale frame still to drop
 
     # ---- starting and stopping ----
 
@@ -335,7 +338,7 @@ class Sandbox:
         else:
             self.init_pid = self.runner_pid = self.process.pid
         try:
-            message = self._read(time.monotonic() + self.start_timeout)[1]
+            message = self._read(time.monotonic() + self.start_timeout, 0)
         except SandboxStopped:
             message = None
             self.process.wait(timeout=30)
@@ -505,27 +508,31 @@ class Sandbox:
 
     def wait(self, timeout: float) -> dict | None:
         """The reply to the last request, waiting at most `timeout` seconds; None if it did not come."""
-        deadline = time.monotonic() + timeout
-        while True:
-            request_id, reply = self._read(deadline)
-            if reply is None or request_id == self._next_id:
-                return reply
+        return self._read(time.monotonic() + timeout, self._next_id)
 
     def interrupt(self) -> None:
         """Ask the runner to stop what it is doing (SIGINT, like Jupyter's interrupt button)."""
         if self.runner_pid:
             _kill(self.runner_pid, signal.SIGINT)
 
-    def _read(self, deadline: float) -> tuple[int, dict | None]:
-        """The next frame as (id, message), or (0, None) at the deadline; SandboxStopped on EOF or a bad frame."""
+    def _read(self, deadline: float, awaited: int) -> dict | None:
+        """The message of the next frame with id `awaited`, or None at the deadline; SandboxStopped on EOF, a bad
+        frame, or more bytes in all than limits.channel. Frames of other ids (replies to requests that timed out,
+        or forged ones) are dropped unread."""
         with selectors.DefaultSelector() as selector:
             selector.register(self._replies, selectors.EVENT_READ)
             while True:
-                if len(self._buffer) >= FRAME.size:
+                if self._skip:
+                    dropped = min(self._skip, len(self._buffer))
+                    self._buffer, self._skip = self._buffer[dropped:], self._skip - dropped
+                if not self._skip and len(self._buffer) >= FRAME.size:
                     size, request_id = FRAME.unpack(self._buffer[:FRAME.size])
                     if size > self.limits.reply:
                         raise SandboxStopped(f"the sandbox sent a message of {size:,} bytes, more than the limit "
                                              f"of {self.limits.reply:,}")
+                    if request_id != awaited:
+                        self._buffer, self._skip = self._buffer[FRAME.size:], size
+                        continue
                     if len(self._buffer) >= FRAME.size + size:
                         payload = self._buffer[FRAME.size:FRAME.size + size]
                         self._buffer = self._buffer[FRAME.size + size:]
@@ -535,13 +542,17 @@ class Sandbox:
                             raise SandboxStopped(f"the sandbox sent an unreadable message ({err})") from None
                         if not isinstance(message, dict):
                             raise SandboxStopped("the sandbox sent a message that is not a record")
-                        return request_id, message
+                        return message
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
-                    return 0, None
+                    return None
                 chunk = os.read(self._replies, 1 << 20)
                 if not chunk:
                     raise SandboxStopped(DIED)
+                self._received += len(chunk)
+                if self._received > self.limits.channel:
+                    raise SandboxStopped(f"the sandbox sent more than {self.limits.channel // MiB} MiB to the grader "
+                                         "in all (a flood of replies), and its grading stopped")
                 self._buffer += chunk
 
 
