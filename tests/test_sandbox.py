@@ -66,7 +66,9 @@ def test_it_has_its_own_processes_environment_and_descriptors(box):
     env = _value(box, "import os\nvalue = dict(os.environ)")
     assert "COURSE_GRADER_CANARY" not in env and env["HOME"] == "/scratch"
     descriptors = _value(box, "import os\nvalue = sorted(int(fd) for fd in os.listdir('/proc/self/fd'))")
-    assert len(descriptors) == 6  # stdin, stdout, stderr (all /dev/null), the two pipes, the listing itself
+    # stdin, stdout, stderr (all /dev/null), the two pipes, the listing itself; under a root grader also the read
+    # end of bwrap's --userns-block-fd, whose write end the grader has closed
+    assert len(descriptors) == 6 + (os.geteuid() == 0)
     assert _value(box, "value = open('/proc/1/cmdline').read().split(chr(0))[:2]") == ["bwrap", "--args"]
 
 
@@ -123,6 +125,7 @@ def test_a_course_that_lives_in_tmp_still_gets_a_writable_scratch(sandbox_works,
     """A clone in /tmp puts read-only folders inside /tmp, where the sandbox normally links its scratch."""
     assert tmp_path.resolve().is_relative_to("/tmp")
     (tmp_path / "course.txt").write_text("read me")
+    tmp_path.chmod(0o755)  # like a clone; pytest makes it 0700, which a root grader's sandbox uid may not read
     seen = sandbox.visible_paths()
     monkeypatch.setattr(sandbox, "visible_paths", lambda: [*seen, tmp_path.resolve()])
     with Sandbox(LIMITS, notebook=None) as box:
@@ -140,3 +143,87 @@ def test_a_python_reached_through_a_linked_folder_starts_a_sandbox(tmp_path, san
     done = subprocess.run([str(python), "-c", "from course_lib.grading import sandbox; sandbox.check_available()"],
                           capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+KEY_PROBE = """import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_ADD_KEY, SYS_KEYCTL, KEYCTL_SEARCH = 248, 250, 10
+value = {}
+for name, ring in (('session', -3), ('user', -4)):
+    key = libc.syscall(SYS_ADD_KEY, b'user', b'course-attack-' + name.encode(), b'answer code', 11, ctypes.c_int(ring))
+    value['add ' + name] = key if key >= 0 else errno.errorcode[ctypes.get_errno()]
+    found = libc.syscall(SYS_KEYCTL, KEYCTL_SEARCH, ctypes.c_int(ring), b'user', b'course-attack-' + name.encode(), 0)
+    value['search ' + name] = found if found >= 0 else errno.errorcode[ctypes.get_errno()]
+value['listed'] = [line for line in open('/proc/keys') if 'course-attack' in line or '_uid' in line]"""
+
+
+def _unlink_planted_keys():
+    """Remove keys an unfixed sandbox left in the grader's keyrings (only if the defence failed)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    for line in Path("/proc/keys").read_text().splitlines():
+        if "course-attack" in line:
+            libc.syscall(250, 21, int(line.split()[0], 16))  # KEYCTL_INVALIDATE
+
+
+def test_a_sandbox_cannot_leave_a_key_in_the_kernels_keyrings_for_the_next(sandbox_works):
+    """Keyrings are not namespaced: on the code before the seccomp filter, the first sandbox linked a key into the
+    grader's session keyring and the second found it there (and /proc/keys listed the grader's keyrings)."""
+    try:
+        with Sandbox(LIMITS) as first:
+            planted = _value(first, KEY_PROBE)
+        with Sandbox(LIMITS) as second:
+            found = _value(second, KEY_PROBE.replace("b'answer code', 11", "b'', 0"))
+        assert planted["add session"] == planted["add user"] == "EPERM", planted
+        assert found["search session"] == found["search user"] == "EPERM", found
+        assert planted["listed"] == found["listed"] == [], (planted, found)
+        assert "course-attack" not in Path("/proc/keys").read_text()
+    finally:
+        _unlink_planted_keys()
+
+
+def test_it_runs_as_an_unprivileged_uid_with_read_only_sysctls_and_a_name_of_its_own(box):
+    """On the code before, a root grader's runner was host uid 0, could open kernel.core_pattern for writing (a
+    program there runs as host root on the next crash; nothing is written here), and saw the host's name, user and
+    /etc/passwd."""
+    host_uids = [line.split()[1:] for line in Path(f"/proc/{box.runner_pid}/status").read_text().splitlines()
+                 if line.startswith("Uid:")][0]
+    assert "0" not in host_uids and (os.geteuid() != 0 or int(host_uids[0]) >= 65536), host_uids
+    inside = _value(box, """import os, socket, getpass
+value = {'uid': os.getuid(), 'host': socket.gethostname(), 'user': getpass.getuser(),
+         'passwd': open('/etc/passwd').read(), 'group': open('/etc/group').read()}
+for path in ('/proc/sys/kernel/core_pattern', '/proc/sys/kernel/hostname', '/proc/sysrq-trigger'):
+    try:
+        os.close(os.open(path, os.O_WRONLY))  # opening writes nothing
+        value[path] = 'writable'
+    except OSError as err:
+        value[path] = type(err).__name__""")
+    assert inside["uid"] == 1000 and inside["user"] == "learner" and inside["host"] == "sandbox"
+    assert [line.split(":")[0] for line in inside["passwd"].splitlines()] == ["learner", "nobody"]
+    assert os.uname().nodename not in inside["passwd"] + inside["group"] or os.uname().nodename == "sandbox"
+    assert "writable" not in [inside[p] for p in ("/proc/sys/kernel/core_pattern", "/proc/sys/kernel/hostname",
+                                                  "/proc/sysrq-trigger")], inside
+
+
+FLOOD = """import os, sys, threading
+import course_lib.checks as checks
+from course_lib.grading.runner import write_frame
+fd = int(sys.argv[sys.argv.index('--replies') + 1])
+stale = checks.encode({'outcome': 'returned', 'value': list(range(300))})  # one atomic pipe write per frame
+def flood():
+    while True:
+        write_frame(fd, 10**6, stale)
+threading.Thread(target=flood, daemon=True).start()"""
+
+
+def test_a_flood_of_stale_replies_stops_the_submission_instead_of_costing_the_grader_its_deadline(sandbox_works):
+    """On the code before, every stale frame was decoded until the check's deadline, and the reply to the awaited
+    request still came through: a notebook cost the grader its whole time limit, check after check."""
+    limits = Limits(memory=LIMITS.memory, processes=LIMITS.processes, disk=LIMITS.disk, channel=8 * sandbox.MiB)
+    with Sandbox(limits) as box:
+        start = time.monotonic()
+        with pytest.raises(SandboxStopped, match="MiB to the grader in all"):
+            box.request({"op": "run", "source": FLOOD}, 30)
+            while time.monotonic() - start < 20:
+                box.request({"op": "lookup", "names": []}, 30)
+        assert time.monotonic() - start < 30

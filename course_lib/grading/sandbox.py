@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course_lib import checks
+from course_lib.grading import confine
 from course_lib.grading.runner import FRAME
 
 GiB, MiB = 2**30, 2**20
@@ -49,6 +50,7 @@ Grading runs each submission in a bubblewrap sandbox, and none can start here ({
 - Or, knowing that submissions then run with all of your rights, pass --no-sandbox."""
 DIED = "the kernel died (os._exit, os.kill, a crash, or running out of memory)"
 ADDRESS_SLACK = 6 * GiB  # RLIMIT_AS above the memory limit: torch's libraries alone map about 3 GiB
+SCRATCH = "/scratch"
 MASKED_ETC = ["shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "ssh", "ssl/private"]
 
 
@@ -64,12 +66,14 @@ class SandboxStopped(Exception):
 class Limits:
     """What one sandbox may use. memory: bytes of private memory per process (and of the whole sandbox where a
     cgroup is available); processes: tasks (processes and threads); disk: bytes its tmpfs holds; reply: bytes per
-    message back to the grader; threads: the math libraries' threads."""
+    message back to the grader; channel: bytes it may send the grader in all (its whole grading stops past that);
+    threads: the math libraries' threads."""
 
     memory: int = 4 * GiB
     processes: int = 256
     disk: int = 512 * MiB
     reply: int = checks.MAX_MESSAGE
+    channel: int = 256 * MiB
     threads: int = 1
 
 
@@ -94,11 +98,48 @@ def visible_paths() -> list[Path]:
     return [p for p in found if not p.is_relative_to("/usr") and not p.is_relative_to("/etc")]
 
 
-def bwrap_argv(limits: Limits, hidden: list[Path], files: dict[str, int]) -> list[str]:
-    """The bubblewrap command line up to the command; `files`: sandbox path -> host fd whose bytes it copies."""
+@dataclass
+class Descriptors:
+    """The host file descriptors one bubblewrap command line names (all passed to bwrap, closed by `close()`).
+
+    files: sandbox path -> memfd copied into the scratch; overlays: /etc file -> memfd laid over it read-only;
+    seccomp: the syscall filter's BPF program."""
+
+    files: dict[str, int]
+    overlays: dict[str, int]
+    seccomp: int
+
+    @classmethod
+    def open(cls, files: dict[str, bytes]) -> "Descriptors":
+        overlays = {path: _memory_file(content) for path, content in confine.identity_files(SCRATCH).items()
+                    if Path(path).exists()}
+        return cls({path: _memory_file(content) for path, content in files.items()}, overlays,
+                   _memory_file(confine.syscall_filter()))
+
+    def all(self) -> list[int]:
+        return [*self.files.values(), *self.overlays.values(), self.seccomp]
+
+    def close(self) -> None:
+        for fd in self.all():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def bwrap_argv(limits: Limits, hidden: list[Path], fds: Descriptors, userns_block: int | None = None) -> list[str]:
+    """The bubblewrap command line up to the command.
+
+    userns_block: for a root grader, the descriptor bwrap waits on until the grader has written the user
+    namespace's uid map (see `Sandbox._map_user`); the runner then drops to the sandbox uid itself."""
     argv = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+            "--hostname", confine.HOSTNAME, "--seccomp", str(fds.seccomp),
             "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
-    argv += ["--disable-userns"] if _bwrap_supports("--disable-userns") else []  # bubblewrap 0.8 and later
+    if userns_block is None:  # bwrap maps its own uid to the inside uid
+        argv += ["--uid", str(confine.INSIDE_UID), "--gid", str(confine.INSIDE_UID)]
+        argv += ["--disable-userns"] if _bwrap_supports("--disable-userns") else []  # bubblewrap 0.8 and later
+    else:  # the filter refuses new user namespaces; the runner needs these two capabilities to drop its uid
+        argv += ["--userns-block-fd", str(userns_block), "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     size = (lambda n: ["--size", str(n)]) if _bwrap_supports("--size") else (lambda n: [])  # 0.7 and later
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
@@ -112,10 +153,15 @@ def bwrap_argv(limits: Limits, hidden: list[Path], files: dict[str, int]) -> lis
             argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
         elif path.exists():
             argv += ["--ro-bind", "/dev/null", str(path)]
+    for path, fd in fds.overlays.items():  # the user, group and host name it sees
+        argv += ["--perms", "0644", "--ro-bind-data", str(fd), path]
     visible = visible_paths()
     in_tmp = any(path.is_relative_to("/tmp") for path in visible)  # e.g. the course cloned into /tmp
     if in_tmp:  # then /tmp holds read-only folders, so it is the scratch tmpfs itself and /scratch points to it
         argv += [*size(limits.disk), "--tmpfs", "/tmp"]
+    parents = sorted({str(parent) for path in visible for parent in path.parents if parent != Path("/")})
+    for parent in parents:  # made 0755 and traversable by the sandbox's uid (bubblewrap might make them 0700)
+        argv += ["--dir", parent]
     for path in visible:
         argv += ["--ro-bind", str(path), str(path)]
     for path in (p.resolve() for p in hidden):
@@ -126,9 +172,9 @@ def bwrap_argv(limits: Limits, hidden: list[Path], files: dict[str, int]) -> lis
     argv += ["--symlink", "/tmp", "/scratch", "--dir", "/tmp/tmp"] if in_tmp else \
         [*size(limits.disk), "--tmpfs", "/scratch", "--dir", "/scratch/tmp", "--symlink", "/scratch/tmp", "/tmp"]
     argv += ["--chdir", "/scratch"]
-    for path, fd in files.items():  # bubblewrap does not follow the /scratch link when it makes a file's folders
+    for path, fd in fds.files.items():  # bubblewrap does not follow the /scratch link when it makes a file's folders
         argv += ["--file", str(fd), "/tmp" + path.removeprefix("/scratch") if in_tmp else path]
-    return argv + ["--remount-ro", "/dev", "--remount-ro", "/"]  # only /scratch and /dev/shm stay writable
+    return argv + ["--remount-ro", "/dev", "--remount-ro", "/"]
 
 
 def runner_env(limits: Limits, fast: bool, scratch: str) -> dict[str, str]:
@@ -165,11 +211,23 @@ def check_available() -> None:
         raise SandboxUnavailable(INSTALL_HELP.format(why=f"this is {sys.platform}, and bubblewrap needs Linux"))
     if shutil.which("bwrap") is None:
         raise SandboxUnavailable(INSTALL_HELP.format(why="the program bwrap is not installed"))
-    argv = bwrap_argv(Limits(), [], {}) + [python_inside(), "-c", "pass"]
+    if _is_root():  # the uid drop needs the grader's side too: start a whole sandbox
+        try:
+            with Sandbox(Limits(), start_timeout=120):
+                return
+        except (SandboxStopped, OSError, RuntimeError, ImportError) as err:
+            raise SandboxUnavailable(INSTALL_HELP.format(why=f"{type(err).__name__}: {err}")) from None
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        fds = Descriptors.open({})
+    except (OSError, ImportError) as err:
+        raise SandboxUnavailable(INSTALL_HELP.format(why=f"{type(err).__name__}: {err}")) from None
+    try:
+        argv = bwrap_argv(Limits(), [], fds) + [python_inside(), "-c", "pass"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, pass_fds=fds.all())
     except (OSError, subprocess.TimeoutExpired) as err:
         raise SandboxUnavailable(INSTALL_HELP.format(why=f"bwrap failed: {err}")) from None
+    finally:
+        fds.close()
     if done.returncode != 0:
         why = " ".join(done.stderr.split())[:300] or f"exit status {done.returncode}"
         raise SandboxUnavailable(INSTALL_HELP.format(why=f"bwrap says: {why}"))
@@ -251,7 +309,10 @@ class Sandbox:
         self.init_pid = self.runner_pid = 0
         self.info: dict = {}  # what bubblewrap says about the sandbox: its first process, its namespaces
         self.cgroup: Cgroup | None = None
+        self.user: confine.SandboxUser | None = None  # a root grader's sandbox runs as this uid
+        self._userns = -1  # a root grader's end of bwrap's --userns-block-fd
         self._next_id, self._buffer, self._scratch = 0, b"", None
+        self._received = self._skip = 0  # bytes read from the sandbox in all; bytes of a stale frame still to drop
 
     # ---- starting and stopping ----
 
@@ -284,7 +345,7 @@ class Sandbox:
         else:
             self.init_pid = self.runner_pid = self.process.pid
         try:
-            message = self._read(time.monotonic() + self.start_timeout)[1]
+            message = self._read(time.monotonic() + self.start_timeout, 0)
         except SandboxStopped:
             message = None
             self.process.wait(timeout=30)
@@ -294,8 +355,10 @@ class Sandbox:
             self.runner_pid = _first_child(self.init_pid)
 
     def _runner_argv(self, requests: int, replies: int) -> list[str]:
-        processes = 0 if getattr(os, "geteuid", lambda: 0)() == 0 else _own_processes() + self.limits.processes
-        return [python_inside(), "-m", "course_lib.grading.runner", "--requests", str(requests),
+        uid = self.user.uid if self.user else os.getuid() if hasattr(os, "getuid") else 0
+        processes = 0 if uid == 0 else _own_processes(uid) + self.limits.processes
+        drop = ["--drop-to", str(confine.INSIDE_UID)] if self.user is not None else []
+        return [python_inside(), "-m", "course_lib.grading.runner", *drop, "--requests", str(requests),
                 "--replies", str(replies),
                 "--reply-limit", str(self.limits.reply), "--memory", str(self.limits.memory),
                 "--disk", str(self.limits.disk), "--processes", str(processes),
@@ -312,19 +375,26 @@ class Sandbox:
         return (self._runner_argv(requests, replies), runner_env(self.limits, self.fast, str(self._scratch)),
                 self._scratch)
 
-    def _bwrap(self, requests: int, replies: int, passed: list[int]) -> tuple[list[str], None, None]:
-        files = {f"/scratch/.cache/matplotlib/{path.name}": path for path in _font_lists()}
+    def _bwrap(self, requests: int, replies: int, passed: list[int]) -> tuple[list[str], None, str]:
+        files = {f"{SCRATCH}/.cache/matplotlib/{path.name}": path for path in _font_lists()}
         if self.notebook:
-            files[f"/scratch/{self.notebook.name}"] = self.notebook
-        files = {inside: _memory_file(path.read_bytes()) for inside, path in files.items()}  # no host file inside
+            files[f"{SCRATCH}/{self.notebook.name}"] = self.notebook
+        fds = Descriptors.open({inside: path.read_bytes() for inside, path in files.items()})  # no host file inside
+        passed += fds.all()
+        userns_r = None
+        if _is_root():  # never run submitted code as host root: the runner drops to a uid of its own
+            self.user = confine.SandboxUser()
+            userns_r, self._userns = os.pipe()
+            passed.append(userns_r)
         self._info, info_w = os.pipe()
         block_r, self._block = os.pipe()
-        argv = bwrap_argv(self.limits, self.hidden, files) + ["--info-fd", str(info_w), "--block-fd", str(block_r)]
-        argv += ["--clearenv"] + [a for k, v in runner_env(self.limits, self.fast, "/scratch").items()
+        argv = bwrap_argv(self.limits, self.hidden, fds, userns_r) + ["--info-fd", str(info_w),
+                                                                       "--block-fd", str(block_r)]
+        argv += ["--clearenv"] + [a for k, v in runner_env(self.limits, self.fast, SCRATCH).items()
                                   for a in ("--setenv", k, v)]
         options = _memory_file(b"".join(a.encode() + b"\0" for a in argv[1:]))  # kept off its /proc/1/cmdline
-        passed += [*files.values(), info_w, block_r, options]
-        return ["bwrap", "--args", str(options), "--", *self._runner_argv(requests, replies)], None, None
+        passed += [info_w, block_r, options]
+        return ["bwrap", "--args", str(options), "--", *self._runner_argv(requests, replies)], None, "/"
 
     def _admit(self) -> None:
         """Learn the sandbox's first process from bwrap, put it in a fresh cgroup, then let the sandbox go on."""
@@ -340,6 +410,8 @@ class Sandbox:
         try:
             if not self.init_pid:
                 raise OSError("bwrap said nothing")
+            if self.user is not None:
+                self._map_user()
             self.cgroup = Cgroup(f"course-grade-{os.getpid()}-{self.init_pid}", self.limits)
             try:
                 self.cgroup.add(self.init_pid)
@@ -352,6 +424,17 @@ class Sandbox:
             raise SandboxStopped(self._why_not_ready()) from None
         finally:
             os.close(self._block)
+
+    def _map_user(self) -> None:
+        """A root grader's sandbox: map the inside uid and gid to the sandbox's host uid (and 0 to 0 for bubblewrap's
+        own setup, which the runner leaves before any submitted code runs), then let bubblewrap go on."""
+        try:
+            for name in ("uid_map", "gid_map"):
+                Path(f"/proc/{self.init_pid}/{name}").write_text(f"0 0 1\n{confine.INSIDE_UID} {self.user.uid} 1\n")
+            os.write(self._userns, b"x")
+        finally:
+            os.close(self._userns)
+            self._userns = -1
 
     def _why_not_ready(self) -> str:
         if self.process is not None and self.process.poll() is not None and self.process.stderr is not None:
@@ -370,6 +453,7 @@ class Sandbox:
     def close(self) -> None:
         """Kill every process of the sandbox and wait for it; idempotent."""
         if self.process is None:
+            self._release_user()
             return
         self.kill()
         try:
@@ -390,6 +474,12 @@ class Sandbox:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
         self.process = None
+        self._release_user()
+
+    def _release_user(self) -> None:
+        if self.user is not None:  # its processes are all gone: the next sandbox may have its uid
+            self.user.release()
+            self.user = None
 
     # ---- talking to the runner ----
 
@@ -425,27 +515,31 @@ class Sandbox:
 
     def wait(self, timeout: float) -> dict | None:
         """The reply to the last request, waiting at most `timeout` seconds; None if it did not come."""
-        deadline = time.monotonic() + timeout
-        while True:
-            request_id, reply = self._read(deadline)
-            if reply is None or request_id == self._next_id:
-                return reply
+        return self._read(time.monotonic() + timeout, self._next_id)
 
     def interrupt(self) -> None:
         """Ask the runner to stop what it is doing (SIGINT, like Jupyter's interrupt button)."""
         if self.runner_pid:
             _kill(self.runner_pid, signal.SIGINT)
 
-    def _read(self, deadline: float) -> tuple[int, dict | None]:
-        """The next frame as (id, message), or (0, None) at the deadline; SandboxStopped on EOF or a bad frame."""
+    def _read(self, deadline: float, awaited: int) -> dict | None:
+        """The message of the next frame with id `awaited`, or None at the deadline; SandboxStopped on EOF, a bad
+        frame, or more bytes in all than limits.channel. Frames of other ids (replies to requests that timed out,
+        or forged ones) are dropped unread."""
         with selectors.DefaultSelector() as selector:
             selector.register(self._replies, selectors.EVENT_READ)
             while True:
-                if len(self._buffer) >= FRAME.size:
+                if self._skip:
+                    dropped = min(self._skip, len(self._buffer))
+                    self._buffer, self._skip = self._buffer[dropped:], self._skip - dropped
+                if not self._skip and len(self._buffer) >= FRAME.size:
                     size, request_id = FRAME.unpack(self._buffer[:FRAME.size])
                     if size > self.limits.reply:
                         raise SandboxStopped(f"the sandbox sent a message of {size:,} bytes, more than the limit "
                                              f"of {self.limits.reply:,}")
+                    if request_id != awaited:
+                        self._buffer, self._skip = self._buffer[FRAME.size:], size
+                        continue
                     if len(self._buffer) >= FRAME.size + size:
                         payload = self._buffer[FRAME.size:FRAME.size + size]
                         self._buffer = self._buffer[FRAME.size + size:]
@@ -455,13 +549,17 @@ class Sandbox:
                             raise SandboxStopped(f"the sandbox sent an unreadable message ({err})") from None
                         if not isinstance(message, dict):
                             raise SandboxStopped("the sandbox sent a message that is not a record")
-                        return request_id, message
+                        return message
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
-                    return 0, None
+                    return None
                 chunk = os.read(self._replies, 1 << 20)
                 if not chunk:
                     raise SandboxStopped(DIED)
+                self._received += len(chunk)
+                if self._received > self.limits.channel:
+                    raise SandboxStopped(f"the sandbox sent more than {self.limits.channel // MiB} MiB to the grader "
+                                         "in all (a flood of replies), and its grading stopped")
                 self._buffer += chunk
 
 
@@ -499,9 +597,13 @@ def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
         pass
 
 
-def _own_processes() -> int:
-    """How many processes and threads this user runs now (RLIMIT_NPROC counts them all, on the whole machine)."""
-    uid, count = os.getuid(), 0
+def _is_root() -> bool:
+    return getattr(os, "geteuid", lambda: -1)() == 0
+
+
+def _own_processes(uid: int) -> int:
+    """How many processes and threads `uid` runs now (RLIMIT_NPROC counts them all, on the whole machine)."""
+    count = 0
     for entry in Path("/proc").iterdir():
         try:
             if entry.name.isdigit() and entry.stat().st_uid == uid:
