@@ -13,8 +13,12 @@ from typing import Callable
 
 from course_lib import checks
 from course_lib.data import write_atomic
+from course_lib.grading import overrides as manual
+from course_lib.grading.assignment import Assignment, for_notebook
+from course_lib.grading.ingest import Submission
+from course_lib.grading.lms import Roster
 from course_lib.grading.submission import Grade, Settings, grade_notebook
-from course_lib.grading.report import NO_SANDBOX, write_outputs
+from course_lib.grading.report import NO_SANDBOX, make_lines, write_outputs
 from course_lib.grading.sandbox import Sandbox, check_available
 from course_lib.grading.reading import find_submissions, infer_assignment, read_submission
 
@@ -53,24 +57,33 @@ def _load_record(out: Path, student: str, fingerprint: str) -> Grade | None:
     return None
 
 
-def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None, settings: Settings | None = None,
-                 jobs: int | None = None, resume: bool = False, log: Callable[[str], None] = print) -> list[Grade]:
+def grade_folder(submissions: Path, out: Path, *, assignment: str | Assignment | None = None,
+                 settings: Settings | None = None, jobs: int | None = None, resume: bool = False,
+                 log: Callable[[str], None] = print, submitted: dict[str, Submission] | None = None,
+                 roster: Roster | None = None, overrides: Path | None = None) -> list[Grade]:
     """Grade every submission in `submissions` (`jobs` at a time); write the gradebook and feedback to `out`.
 
+    assignment: a notebook number ("02"), an Assignment (its exercises, points, deadline and late policy), or
+    None for the number the check lines name; submitted: {student key: Submission} as ingested from the
+    platform's download (default: the folder's <student>.ipynb files, with no submission times); roster: the
+    platform's roster, for its import file; overrides: the manual grades (default OUT/overrides.csv, only read).
     Each finished student is recorded in OUT/.grading at once; the gradebook and feedback are written after every
     sandbox has ended. On Ctrl-C the sandboxes are killed and KeyboardInterrupt is raised; `resume=True` reuses
     the records of an earlier run with the same notebook, exercises and settings.
     """
     if not submissions.is_dir():
         raise ValueError(f"SUBMISSIONS_DIR {submissions} is not a folder.")
-    found = find_submissions(submissions)
+    found = {key: sub.path for key, sub in submitted.items()} if submitted is not None \
+        else find_submissions(submissions)
     if not found:
         raise ValueError(f"{submissions} holds no <student>.ipynb files or <student>/ folders.")
-    assignment = assignment or infer_assignment([p for p in found.values() if p is not None])
-    keys = checks.load(assignment)
-    if not keys:
-        raise ValueError(f"--assignment {assignment}: no exercises of notebook {assignment} are registered in "
-                         f"course_lib.checks_NN (known: {', '.join(sorted(checks.EXERCISES))}).")
+    if not isinstance(assignment, Assignment):
+        assignment = for_notebook(assignment or infer_assignment([p for p in found.values() if p is not None]))
+    keys = assignment.keys
+    overrides = overrides or out / "overrides.csv"
+    manual_grades = manual.read(overrides)
+    manual.check(manual_grades, overrides, set(found) | {s.id for s in roster.students} if roster else set(found),
+                 assignment.points)
     settings = settings or Settings()
     if settings.sandbox:
         check_available()
@@ -102,7 +115,7 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
         return grade
 
     todo = [s for s in found if s not in grades]
-    log(f"grading {len(todo)} of {len(found)} submissions of notebook {assignment} ({len(grades)} already graded), "
+    log(f"grading {len(todo)} of {len(found)} submissions of notebook {assignment.notebook} ({len(grades)} already graded), "
         f"{jobs} at a time" + ("" if settings.sandbox else f"; {NO_SANDBOX}"))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
@@ -119,7 +132,11 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     ordered = [grades[student] for student in found]
-    write_outputs(ordered, keys, out, assignment, settings.sandbox)
+    lines, unmatched = make_lines(ordered, assignment, submitted, manual_grades, roster)
+    write_outputs(lines, assignment, out, settings.sandbox, roster, unmatched)
+    if roster and unmatched:
+        log(f"{len(unmatched)} submitter(s) on no line of {roster.path.name} (listed in {out / 'unmatched.txt'}): "
+            + ", ".join(unmatched))
     return ordered
 
 
