@@ -114,3 +114,6 @@ def test_only_the_chosen_exercises_are_graded_at_the_files_points_less_the_late_
     assert text.startswith("# Feedback for Ada: 2.4/5 points (Homework 02)")
     assert "Submitted 2026-12-11 05:59 (Europe/Berlin), 2 day(s) after the deadline 2026-12-09 23:59: 20%" in text
     assert "02.2" not in text
+    utc_deadline = assignment.Assignment("02", a.points, "Homework 02", a.deadline.astimezone(UTC), "Europe/Berlin",
+                                         a.late)  # the same instant: the feedback still speaks Berlin time
+    assert "Submitted 2026-12-11 05:59 (Europe/Berlin)" in report.feedback(line, utc_deadline)

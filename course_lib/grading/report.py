@@ -7,6 +7,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from course_lib import checks
 from course_lib.data import write_atomic
@@ -101,9 +102,9 @@ def feedback(line: Line, assignment: Assignment, sandboxed: bool = True) -> str:
     if line.grade is None:
         lines += ["No submission of yours was found among those graded.", ""]
     if line.penalty or line.days_late:
-        when = line.submission.submitted_at.astimezone(assignment.deadline.tzinfo)
-        lines += [f"Submitted {when:%Y-%m-%d %H:%M} ({assignment.timezone}), {line.days_late} day(s) after the "
-                  f"deadline {assignment.deadline.astimezone(assignment.deadline.tzinfo):%Y-%m-%d %H:%M}: "
+        zone = ZoneInfo(assignment.timezone)
+        lines += [f"Submitted {line.submission.submitted_at.astimezone(zone):%Y-%m-%d %H:%M} ({assignment.timezone}), "
+                  f"{line.days_late} day(s) after the deadline {assignment.deadline.astimezone(zone):%Y-%m-%d %H:%M}: "
                   f"{number(assignment.penalty_percent(line.submission.submitted_at))}% of the points earned, "
                   f"-{number(line.penalty)} points.", ""]
     if line.comments:
