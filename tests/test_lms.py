@@ -116,8 +116,12 @@ def test_submissions_are_matched_by_platform_id_then_key_or_email_then_a_unique_
     path.write_text("id,name,email\n1,Ann Lee,ann.lee@uni.edu\n2,Bo Ma,bo@uni.edu\n3,Cy Po,\n4,Cy Po,\n5,Di Wu,\n")
     roster = lms.read_roster(path)
     subs = {"x": Submission("x", "Someone", None, platform_id="5"), "ann.lee": Submission("ann.lee", "A. Lee", None),
-            "bo_ma": Submission("bo_ma", "bo  MA", None), "cy": Submission("cy", "Cy Po", None)}
-    assert lms.match(roster, subs) == ({"5": "x", "1": "ann.lee", "2": "bo_ma"}, ["cy"])  # two Cy Po: neither
+            "bo_ma": Submission("bo_ma", "bo  MA", None), "cy": Submission("cy", "Cy Po", None),
+            "Di Wu_5_assignsubmission_file_": Submission("Di Wu_5_assignsubmission_file_", "", None)}
+    assert lms.match(roster, subs) == ({"5": "x", "1": "ann.lee", "2": "bo_ma"},  # 5 is taken by platform id
+                                       ["cy", "Di Wu_5_assignsubmission_file_"])  # two Cy Po: neither
+    del subs["x"]
+    assert lms.match(roster, subs)[0]["5"] == "Di Wu_5_assignsubmission_file_"  # the id in a download's name
 
 
 @pytest.mark.parametrize("text, message", [
