@@ -7,8 +7,9 @@
 A submission is `SUBMISSIONS_DIR/<student>.ipynb`, or a folder `SUBMISSIONS_DIR/<student>/` holding one notebook.
 Writes OUT_DIR/gradebook.csv (student, points per exercise, total, max, status, days_late, late_penalty,
 adjustment, id, name, section), OUT_DIR/feedback/<student>.md and, with a roster, the platform's import file and
-feedback bundle, all atomically and only once every submission's sandbox has ended; OUT_DIR/.grading/ keeps the run's secret seed and
-each graded student's record, so a rerun gives the same gradebook and `--resume` grades only those not yet done.
+feedback bundle, all atomically and only once every submission's sandbox has ended; OUT_DIR/.grading/ keeps the
+run's secret seed and each graded student's record, so a rerun gives the same gradebook and `--resume` grades
+only those not yet done.
 
 How a submission is graded (the threat model and what the sandbox does and does not protect: docs/instructors.md):
 - Its code cells run in order, without the learner's `check("KEY", name)` lines, in a fresh runner
