@@ -2,6 +2,7 @@
 
     python -m course_lib.make_exercises            # (re)write exercises/*.ipynb
     python -m course_lib.make_exercises --check    # exit 1 and name every stale file; write nothing
+    python -m course_lib.make_exercises --learner-repo DEST   # a new git repository: the course without solutions/
 
 In a code cell of solutions/NN_topic.ipynb,
 
@@ -25,6 +26,8 @@ import ast
 import json
 import keyword
 import re
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -174,11 +177,35 @@ def stale_files(solutions: Path, exercises: Path) -> dict[Path, str]:
     return stale
 
 
+def learner_repo(root: Path, dest: Path) -> list[Path]:
+    """Copy every file git tracks in `root`, except solutions/, into a new git repository at `dest` (files staged,
+    not committed; no history, which would hold the solutions). ValueError if `dest` is not new or empty, or a
+    copied notebook still holds a solution marker. Returns the files copied, relative to `dest`."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ValueError(f"--learner-repo {dest} exists and is not an empty folder; give a new folder.")
+    if dest.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"--learner-repo {dest} is inside the repository; give a folder outside it.")
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True).stdout
+    files = [Path(name) for name in listed.decode().split("\0") if name and not name.startswith("solutions/")]
+    for name in files:
+        if name.suffix == ".ipynb" and (root / name).is_file() and "### BEGIN SOLUTION" in (root / name).read_text():
+            raise ValueError(f"{name} holds '### BEGIN SOLUTION'; only solutions/ may. Nothing was written.")
+    for name in files:
+        if (root / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, dest / name)
+    subprocess.run(["git", "init", "-q", str(dest)], check=True)
+    subprocess.run(["git", "-C", str(dest), "add", "-A"], check=True)
+    return [name for name in files if (dest / name).is_file()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.make_exercises", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if exercises/ is stale; write nothing")
     parser.add_argument("--solutions", type=Path, default=Path("solutions"), help="default: ./solutions")
     parser.add_argument("--exercises", type=Path, default=Path("exercises"), help="default: ./exercises")
+    parser.add_argument("--learner-repo", type=Path, metavar="DEST",
+                        help="make DEST a new git repository holding the course without solutions/ (for learners)")
     args = parser.parse_args(argv)
     if not args.solutions.is_dir():
         parser.error(f"--solutions {args.solutions} is not a folder; run from the repository root or pass it.")
@@ -187,6 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     except MarkerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.learner_repo:
+        if stale:
+            parser.error("exercises/ is stale; run `python -m course_lib.make_exercises` and commit it first.")
+        try:
+            copied = learner_repo(args.solutions.resolve().parent, args.learner_repo)
+        except ValueError as err:
+            parser.error(str(err))
+        print(f"{args.learner_repo}: a new git repository with {len(copied)} files staged, no solutions/. Review "
+              "it, then commit and push it where learners clone from.")
+        return 0
     if args.check:
         for path, text in stale.items():
             why = "has no solution notebook" if not text else "is missing" if not path.exists() else "is out of date"

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import course_lib
-from course_lib.grading import __main__ as cli, batch, ingest, reading, report, sandbox, submission
+from course_lib.grading import __main__ as cli, assignment, batch, ingest, reading, report, sandbox, submission
 from course_lib.make_exercises import make_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -299,37 +299,37 @@ SUBMISSIONS = {
     "@sum": notebook(IMPORTS, *STUB.values()),
 }
 
-EXPECTED = """student,00.1,00.2,00.3,total,max
-HYPERLINK_1-bd32d5ce,2,1,1,4,4
-aliased,2,1,1,4,4
-blank,0,0,0,0,4
-crashes,2,1,0,3,4
-daemon,2,1,1,4,4
-disk,2,1,1,4,4
-exits,2,0,0,2,4
-forger,0,0,0,0,4
-forkbomb,2,1,1,4,4
-giant_frame,2,0,0,2,4
-hangs,2,1,0,3,4
-hog,2,1,1,4,4
-ignores_interrupt,2,1,0,3,4
-kills_all,2,0,0,2,4
-kills_parent,2,1,1,4,4
-memorizer,0,0,0,0,4
-missing_check,2,1,1,4,4
-network,2,1,1,4,4
-no_checks,2,1,1,4,4
-partly,2,0,0,2,4
-patcher,0,0,0,0,4
-perfect,2,1,1,4,4
-reads_solutions,0,0,0,0,4
-renamed,2,1,1,4,4
-snoop,2,1,1,4,4
-spammer,2,1,0,3,4
-sum-b0cca27f,0,0,0,0,4
-syntax_error,2,1,0,3,4
-unreadable,0,0,0,0,4
-writer,2,1,1,4,4
+EXPECTED = """student,00.1,00.2,00.3,total,max,status,days_late,late_penalty,adjustment,id,name,section
+HYPERLINK_1-bd32d5ce,2,1,1,4,4,submitted,0,0,0,,'=HYPERLINK(1),
+aliased,2,1,1,4,4,submitted,0,0,0,,aliased,
+blank,0,0,0,0,4,submitted,0,0,0,,blank,
+crashes,2,1,0,3,4,submitted,0,0,0,,crashes,
+daemon,2,1,1,4,4,submitted,0,0,0,,daemon,
+disk,2,1,1,4,4,submitted,0,0,0,,disk,
+exits,2,0,0,2,4,submitted,0,0,0,,exits,
+forger,0,0,0,0,4,submitted,0,0,0,,forger,
+forkbomb,2,1,1,4,4,submitted,0,0,0,,forkbomb,
+giant_frame,2,0,0,2,4,submitted,0,0,0,,giant_frame,
+hangs,2,1,0,3,4,submitted,0,0,0,,hangs,
+hog,2,1,1,4,4,submitted,0,0,0,,hog,
+ignores_interrupt,2,1,0,3,4,submitted,0,0,0,,ignores_interrupt,
+kills_all,2,0,0,2,4,submitted,0,0,0,,kills_all,
+kills_parent,2,1,1,4,4,submitted,0,0,0,,kills_parent,
+memorizer,0,0,0,0,4,submitted,0,0,0,,memorizer,
+missing_check,2,1,1,4,4,submitted,0,0,0,,missing_check,
+network,2,1,1,4,4,submitted,0,0,0,,network,
+no_checks,2,1,1,4,4,submitted,0,0,0,,no_checks,
+partly,2,0,0,2,4,submitted,0,0,0,,partly,
+patcher,0,0,0,0,4,submitted,0,0,0,,patcher,
+perfect,2,1,1,4,4,submitted,0,0,0,,perfect,
+reads_solutions,0,0,0,0,4,submitted,0,0,0,,reads_solutions,
+renamed,2,1,1,4,4,submitted,0,0,0,,renamed,
+snoop,2,1,1,4,4,submitted,0,0,0,,snoop,
+spammer,2,1,0,3,4,submitted,0,0,0,,spammer,
+sum-b0cca27f,0,0,0,0,4,submitted,0,0,0,,'@sum,
+syntax_error,2,1,0,3,4,submitted,0,0,0,,syntax_error,
+unreadable,0,0,0,0,4,submitted,0,0,0,,unreadable,
+writer,2,1,1,4,4,submitted,0,0,0,,writer,
 """
 
 
@@ -653,7 +653,8 @@ def test_a_notebook_with_megabytes_of_code_is_refused_without_parsing_it(tmp_pat
 def test_feedback_shows_what_a_submission_wrote_as_text(tmp_path):
     forged = "X\n```\n# Feedback for honest: 5/5 points\n![x](http://evil.example/t.png)\n````"
     grade = submission.Grade("mallory", {"00.1": ("failed", 0, forged)}, notes=[forged])
-    report.write_outputs([grade], ["00.1"], tmp_path, "00")
+    plan = assignment.Assignment("00", {"00.1": 2})
+    report.write_outputs(report.make_lines([grade], plan)[0], plan, tmp_path)
     text = (tmp_path / "feedback" / "mallory.md").read_text()
     inside, forged_lines = False, []
     for line in text.splitlines():

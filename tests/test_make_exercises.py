@@ -8,6 +8,7 @@ import json
 import keyword
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -237,3 +238,19 @@ def test_hint_prints_the_second_level(capsys):
     checks.hint("05.4")
     out = capsys.readouterr().out
     assert out.startswith("[05.4] ") and "torch.logsumexp" in out
+
+
+def test_the_learner_repository_holds_every_tracked_file_but_the_solutions(tmp_path, capsys):
+    dest = tmp_path / "learners"
+    assert main(["--solutions", str(ROOT / "solutions"), "--exercises", str(ROOT / "exercises"),
+                                "--learner-repo", str(dest)]) == 0
+    assert "no solutions/" in capsys.readouterr().out
+    staged = subprocess.run(["git", "-C", str(dest), "ls-files"], capture_output=True, text=True, check=True).stdout
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True, check=True).stdout
+    wanted = sorted(name for name in tracked.split() if not name.startswith("solutions/") and (ROOT / name).is_file())
+    assert sorted(staged.split()) == wanted and "exercises/00_warmup.ipynb" in wanted
+    assert not (dest / "solutions").exists()
+    assert not any("### BEGIN SOLUTION" in p.read_text() for p in dest.rglob("*.ipynb"))
+    with pytest.raises(SystemExit):  # not into a folder that holds files
+        main(["--solutions", str(ROOT / "solutions"), "--exercises", str(ROOT / "exercises"),
+                             "--learner-repo", str(dest)])

@@ -1,14 +1,17 @@
 """Batch grading: run each submitted notebook in its own sandbox, grade its answers in the grader's own process.
 
-    python -m course_lib.grading SUBMISSIONS --out OUT_DIR [--jobs N] [--resume] [--memory 4G] [--disk 512M]
-                                 [--cell-timeout 60] [--timeout 600] [--assignment NN] [--full] [--no-sandbox]
+    python -m course_lib.grading SUBMISSIONS --out OUT_DIR [--assignment NN|FILE.toml] [--roster FILE]
+                                 [--overrides FILE] [--jobs N] [--resume] [--memory 4G] [--disk 512M]
+                                 [--cell-timeout 60] [--timeout 600] [--full] [--no-sandbox]
                                  [--layout canvas|moodle|blackboard|nbgrader|folders|flat] [--attempts latest|all]
 
 SUBMISSIONS is a folder or .zip: a platform's download, `<student>.ipynb` files or `<student>/` folders (`ingest`
 detects which, reads each student's latest attempt and lists every file it did not grade in OUT_DIR/ingest.csv).
-Writes OUT_DIR/gradebook.csv (student, points per exercise, total, max) and OUT_DIR/feedback/<student>.md, both
-atomically and only once every submission's sandbox has ended; OUT_DIR/.grading/ keeps the run's secret seed and
-each graded student's record, so a rerun gives the same gradebook and `--resume` grades only those not yet done.
+Writes OUT_DIR/gradebook.csv (student, points per exercise, total, max, status, days_late, late_penalty,
+adjustment, id, name, section), OUT_DIR/feedback/<student>.md and, with a roster, the platform's import file and
+feedback bundle, all atomically and only once every submission's sandbox has ended; OUT_DIR/.grading/ keeps the
+run's secret seed and each graded student's record, so a rerun gives the same gradebook and `--resume` grades
+only those not yet done.
 
 How a submission is graded (the threat model and what the sandbox does and does not protect: docs/instructors.md):
 - Its code cells run in order, without the learner's `check("KEY", name)` lines, in a fresh runner
@@ -26,8 +29,12 @@ Modules, one per stage of the instructor's path:
 - `reading`: reading submitted notebooks, finding the check lines, planning the grading steps
 - `sandbox`: the bubblewrap sandbox each submission runs in, and the channel to it
 - `runner`: what runs inside a sandbox: the submission's cells and calls of its answers
+- `confine`: what confines a sandbox beyond bubblewrap: the seccomp filter, the unprivileged uid, its identity
 - `submission`: grading one submitted notebook
 - `batch`: a folder of submissions, `jobs` at a time, with records for `--resume`
-- `report`: the feedback files and the gradebook
+- `assignment`: the assignment file: exercises and points, deadline, late policy
+- `overrides`: the instructor's manual grades, applied after the automatic ones
+- `report`: each student's final line, the feedback files and the gradebook
+- `lms`: rosters of Canvas, Moodle or a plain CSV; the file each platform imports; feedback bundles
 - `__main__`: the command line
 """

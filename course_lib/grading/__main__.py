@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from course_lib.grading import __doc__ as GRADING_DOC
+from course_lib.grading import assignment as assignments, lms
 from course_lib.grading.batch import grade_folder
 from course_lib.grading.ingest import LAYOUTS
 from course_lib.grading.submission import Settings
@@ -29,10 +30,15 @@ def main(argv: list[str] | None = None) -> int:
                                                        "files or <student>/ folders")
     parser.add_argument("--out", type=Path, required=True, help="where gradebook.csv and feedback/ are written")
     parser.add_argument("--assignment", help="notebook number, e.g. 02 (default: the one most students handed "
-                                             "in); for nbgrader, also the assignment folder's name")
+                        "in; for nbgrader, also the assignment folder's name), or an assignment file, e.g. "
+                        "assignments/02_homework.toml (exercises, points, deadline, late policy)")
     parser.add_argument("--layout", choices=LAYOUTS, help="how the download is laid out (default: detected)")
     parser.add_argument("--attempts", choices=("latest", "all"), default="latest",
                         help="grade each student's latest attempt (default) or every attempt")
+    parser.add_argument("--roster", type=Path, help="the platform's roster: a Canvas gradebook export, a Moodle "
+                        "grading worksheet, or a CSV id,name,email,section; writes the file the platform imports")
+    parser.add_argument("--overrides", type=Path, help="manual grades, a CSV student,exercise,points,adjustment,"
+                        "comment (default: OUT/overrides.csv if it exists; never written by the grader)")
     parser.add_argument("--cell-timeout", type=float, default=60, help="seconds per cell (default 60)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
     parser.add_argument("--full", action="store_true", help="run notebooks in full mode (default: COURSE_FAST=1)")
@@ -50,9 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out {args.out} is inside the submissions folder; choose a folder outside it.")
     settings = Settings(args.cell_timeout, args.timeout, not args.full, replace(Limits(), memory=args.memory,
                         disk=args.disk), sandbox=not args.no_sandbox)
+    if args.overrides is not None and not args.overrides.is_file():
+        parser.error(f"--overrides {args.overrides} is not a file.")
     try:
-        grade_folder(args.submissions, args.out, assignment=args.assignment, settings=settings, jobs=args.jobs,
-                     resume=args.resume, layout=args.layout, attempts=args.attempts)
+        plan = args.assignment if args.assignment is None or re.fullmatch(r"\d\d", args.assignment) \
+            else assignments.load(Path(args.assignment))
+        roster = lms.read_roster(args.roster) if args.roster else None
+        grade_folder(args.submissions, args.out, assignment=plan, settings=settings, jobs=args.jobs,
+                     resume=args.resume, layout=args.layout, attempts=args.attempts, roster=roster,
+                     overrides=args.overrides)
     except SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -62,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstopped: every sandbox is closed; the students graded so far are kept in {args.out / '.grading'}. "
               "Run the same command with --resume to grade the rest.", file=sys.stderr)
         return 130
-    print(f"wrote {args.out / 'gradebook.csv'}, {args.out / 'feedback'}/ and {args.out / 'ingest.csv'}")
+    names = ["gradebook.csv", "feedback/", "ingest.csv"] + ([*lms.EXPORTS[roster.platform], "unmatched.txt"]
+                                                            if roster else [])
+    print(f"wrote {', '.join(str(args.out / name) for name in names)}")
     return 0
 
 

@@ -14,10 +14,13 @@ from typing import Callable
 
 from course_lib import checks
 from course_lib.data import write_atomic
-from course_lib.grading.submission import Grade, Settings, grade_notebook
-from course_lib.grading.report import NO_SANDBOX, write_outputs
-from course_lib.grading.sandbox import Sandbox, check_available
+from course_lib.grading import overrides as manual
+from course_lib.grading.assignment import Assignment, for_notebook
 from course_lib.grading.ingest import ingest, write_report
+from course_lib.grading.lms import Roster
+from course_lib.grading.submission import Grade, Settings, grade_notebook
+from course_lib.grading.report import NO_SANDBOX, make_lines, write_outputs
+from course_lib.grading.sandbox import Sandbox, check_available
 from course_lib.grading.reading import identify, infer_assignment, read_submission
 
 
@@ -61,17 +64,22 @@ def _nothing_graded(student: str, keys: list[str], reason: str) -> Grade:
                            for key in keys}, [f"Nothing was graded: {reason}"])
 
 
-def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None, settings: Settings | None = None,
-                 jobs: int | None = None, resume: bool = False, log: Callable[[str], None] = print,
-                 layout: str | None = None, attempts: str = "latest") -> list[Grade]:
+def grade_folder(submissions: Path, out: Path, *, assignment: str | Assignment | None = None,
+                 settings: Settings | None = None, jobs: int | None = None, resume: bool = False,
+                 log: Callable[[str], None] = print, layout: str | None = None, attempts: str = "latest",
+                 roster: Roster | None = None, overrides: Path | None = None) -> list[Grade]:
     """Grade every submission in `submissions` (a folder or .zip, read by `ingest.ingest` with `layout` and
     `attempts`), `jobs` at a time; write the gradebook, the feedback and OUT/ingest.csv to `out`.
 
+    assignment: a notebook number ("02"), an Assignment (its exercises, points, deadline and late policy), or
+    None for the notebook most students handed in; roster: the platform's roster, for its import file;
+    overrides: the manual grades (default OUT/overrides.csv, only read).
     Each finished student is recorded in OUT/.grading at once; the gradebook and feedback are written after every
     sandbox has ended. On Ctrl-C the sandboxes are killed and KeyboardInterrupt is raised; `resume=True` reuses
     the records of an earlier run with the same notebook, exercises and settings.
     """
-    ingested = ingest(submissions, layout, attempts, assignment)
+    notebook = assignment.notebook if isinstance(assignment, Assignment) else assignment
+    ingested = ingest(submissions, layout, attempts, notebook)
     found = {s.key: s for s in ingested.submissions}
     out.mkdir(parents=True, exist_ok=True)
     log(f"read {submissions.name!a} as {ingested.layout} ({ingested.why}): {len(found)} submissions, "
@@ -81,16 +89,19 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
         raise ValueError(f"{submissions} holds no submissions as the {ingested.layout} layout names them; see "
                          f"{out / 'ingest.csv'} for each file and why it was not taken (or pass --layout).")
     numbers = {key: identify(s.path) for key, s in found.items()}
-    if not (assignment and re.fullmatch(r"\d\d", assignment)):
-        assignment, inferred = infer_assignment(numbers)
+    if not (notebook and re.fullmatch(r"\d\d", notebook)):
+        notebook, inferred = infer_assignment(numbers)
         log(inferred)
-    wrong = {key: nn for key, nn in numbers.items() if nn is not None and nn != assignment}
-    write_report(ingested, out, {key: f"this is notebook {nn}; assignment {assignment} was expected"
+    if not isinstance(assignment, Assignment):
+        assignment = for_notebook(notebook)
+    wrong = {key: nn for key, nn in numbers.items() if nn is not None and nn != notebook}
+    write_report(ingested, out, {key: f"this is notebook {nn}; assignment {notebook} was expected"
                                  for key, nn in wrong.items()})
-    keys = checks.load(assignment)
-    if not keys:
-        raise ValueError(f"--assignment {assignment}: no exercises of notebook {assignment} are registered in "
-                         f"course_lib.checks_NN (known: {', '.join(sorted(checks.EXERCISES))}).")
+    keys = assignment.keys
+    overrides = overrides or out / "overrides.csv"
+    manual_grades = manual.read(overrides)
+    manual.check(manual_grades, overrides, set(found) | ({s.id for s in roster.students} if roster else set()),
+                 assignment.points)
     settings = settings or Settings()
     if settings.sandbox:
         check_available()
@@ -113,8 +124,8 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
 
     def work(student: str) -> Grade | None:
         if student in wrong:
-            grade = _nothing_graded(student, keys, f"this is notebook {wrong[student]}; assignment {assignment} "
-                                                   f"was expected. Hand in notebook {assignment}.")
+            grade = _nothing_graded(student, keys, f"this is notebook {wrong[student]}; assignment {notebook} "
+                                                   f"was expected. Hand in notebook {notebook}.")
         elif found[student].path is None:
             grade = _nothing_graded(student, keys, found[student].problem)
         else:
@@ -129,7 +140,7 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
         return grade
 
     todo = [s for s in found if s not in grades]
-    log(f"grading {len(todo)} of {len(found)} submissions of notebook {assignment} ({len(grades)} already graded), "
+    log(f"grading {len(todo)} of {len(found)} submissions of notebook {notebook} ({len(grades)} already graded), "
         f"{jobs} at a time" + ("" if settings.sandbox else f"; {NO_SANDBOX}"))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
@@ -146,7 +157,11 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | None = None,
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     ordered = [grades[student] for student in found]
-    write_outputs(ordered, keys, out, assignment, settings.sandbox)
+    lines, unmatched = make_lines(ordered, assignment, found, manual_grades, roster)
+    write_outputs(lines, assignment, out, settings.sandbox, roster, unmatched)
+    if roster and unmatched:
+        log(f"{len(unmatched)} submitter(s) on no line of {roster.path.name} (listed in {out / 'unmatched.txt'}): "
+            + ", ".join(unmatched))
     return ordered
 
 
