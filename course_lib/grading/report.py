@@ -13,7 +13,7 @@ from course_lib import checks
 from course_lib.data import write_atomic
 from course_lib.grading import lms, overrides as manual
 from course_lib.grading.assignment import Assignment
-from course_lib.grading.ingest import Submission
+from course_lib.grading.ingest import Submission, printable, safe_key
 from course_lib.grading.submission import Grade
 
 NO_SANDBOX = "graded WITHOUT a sandbox (--no-sandbox): the submissions ran with all of the instructor's rights"
@@ -56,10 +56,6 @@ class Line:
     comments: list[str] = field(default_factory=list)
 
 
-def _safe_key(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:64] or "student"
-
-
 def make_lines(grades: list[Grade], assignment: Assignment, submissions: dict[str, Submission] | None = None,
                overrides: list[manual.Override] = (), roster: lms.Roster | None = None) -> tuple[list[Line], list[str]]:
     """The gradebook's lines (the roster's order, then submitters on no roster line) and those submitters' keys.
@@ -77,7 +73,7 @@ def make_lines(grades: list[Grade], assignment: Assignment, submissions: dict[st
     lines = []
     for student, grade in order:
         sub = submissions.get(grade.student) if grade else None
-        key = grade.student if grade else _safe_key(student.id)
+        key = grade.student if grade else safe_key(student.id)
         points = {k: (assignment.points[k] * grade.results[k][1] / checks.get(k).points if grade else 0.0)
                   for k in assignment.keys}
         aliases = {key} | ({student.id} if student else set())
@@ -88,7 +84,8 @@ def make_lines(grades: list[Grade], assignment: Assignment, submissions: dict[st
         total = round((fixed if fixed is not None else sum(points.values()) - penalty) + adjustment, 2)
         late = days > 0 or (sub is not None and sub.late and assignment.deadline is None)
         status = MISSING if grade is None else LATE if late else SUBMITTED
-        lines.append(Line(key, student.name if student else (sub.name if sub else key), points, total,
+        name = printable(student.name if student else (sub.name if sub else key))  # shown as text, never markup
+        lines.append(Line(key, name, points, total,
                           status + (f"+{OVERRIDE}" if rows else ""), grade, sub, student, days, penalty,
                           adjustment, comments))
     return lines, unmatched
@@ -96,7 +93,7 @@ def make_lines(grades: list[Grade], assignment: Assignment, submissions: dict[st
 
 def feedback(line: Line, assignment: Assignment, sandboxed: bool = True) -> str:
     """The student's feedback file (Markdown that reads as plain text)."""
-    lines = [f"# Feedback for {line.name or line.student}: {number(line.total)}/{number(assignment.maximum)} points "
+    lines = [f"# Feedback for {line.student}: {number(line.total)}/{number(assignment.maximum)} points "
              f"({assignment.title})", ""]
     lines += [] if sandboxed else [f"**Note:** {NO_SANDBOX}.", ""]
     if line.grade is None:
