@@ -26,7 +26,11 @@ def fenced(text: str) -> str:
 
 
 def write_outputs(grades: list[Grade], keys: list[str], out: Path, assignment: str, sandboxed: bool = True) -> None:
-    """OUT/feedback/<student>.md, then OUT/gradebook.csv, each written atomically."""
+    """OUT/feedback/<student>.md, then OUT/gradebook.csv, each written atomically.
+
+    The gradebook's `flags` column names each answer that used course_lib's own function instead of being written
+    (0 points; docs/instructors.md, "Answers must be written").
+    """
     maximum = sum(checks.get(key).points for key in keys)
     for g in grades:
         lines = [f"# Feedback for {g.student}: {g.total}/{maximum} points (notebook {assignment})", ""]
@@ -41,10 +45,11 @@ def write_outputs(grades: list[Grade], keys: list[str], out: Path, assignment: s
         write_atomic(out / "feedback" / f"{g.student}.md", text.encode("utf-8", "replace"))
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["student", *keys, "total", "max"] + ([] if sandboxed else ["note"]))
+    writer.writerow(["student", *keys, "total", "max", "flags"] + ([] if sandboxed else ["note"]))
     for g in grades:
-        writer.writerow([safe_cell(g.student), *(g.results[key][1] for key in keys), g.total, maximum]
-                        + ([] if sandboxed else [NO_SANDBOX]))
+        flags = "; ".join(f"{key} uses {g.flags[key]}" for key in keys if key in g.flags)
+        writer.writerow([safe_cell(g.student), *(g.results[key][1] for key in keys), g.total, maximum,
+                         safe_cell(flags)] + ([] if sandboxed else [NO_SANDBOX]))
     write_atomic(out / "gradebook.csv", table.getvalue().encode("utf-8", "replace"))
 
 
