@@ -56,6 +56,7 @@ import torch
 PASSED, NOT_DONE, FAILED = "passed", "not done yet", "failed"
 PUBLIC_SEED = 0  # the seed of the learner's check; the grader draws a fresh secret for each grading
 MAX_TRIED = 300  # characters of a message's "tried" line
+MAX_BRIEF_TEXT = 100  # characters of what the answer returned or raised, in the grader's messages
 MAX_MESSAGE = 16 * 2**20  # bytes in one channel message (what an answer may return, encoded)
 MAX_HEADER = 2 * 2**20  # bytes of a message's JSON part (its structure, numbers and strings; tensors go apart)
 MAX_DEPTH = 32  # nesting of tuples/lists/dicts in one message
@@ -249,8 +250,11 @@ def _evaluate(ex: Exercise, answer: "Answer", seed: int) -> Result:
         return Result(key, NOT_DONE, message + (f"\nHint: {ex.hint}" if ex.hint else ""), 0, ex.points)
     except CheckFailure as fail:
         hint = fail.hint or ex.hint
-        message = (f"[{key}] {ex.title}: not right yet.\n  tried:    {short(str(fail.tried), MAX_TRIED)}\n"
-                   f"  expected: {short(fail.expected)}\n  got:      {short(fail.got)}")
+        got = short(fail.got, MAX_BRIEF_TEXT if _BRIEF.get() else 160)  # the answer's own text: short in the grader
+        tried = " ".join(str(fail.tried).split())
+        tried = tried if len(tried) <= MAX_TRIED else tried[:MAX_TRIED - 3] + "..."
+        message = (f"[{key}] {ex.title}: not right yet.\n  tried:    {tried}\n"
+                   f"  expected: {short(fail.expected)}\n  got:      {got}")
         return Result(key, FAILED, message + (f"\n  hint:     {hint}" if hint else ""), 0, ex.points)
     except Exception as err:  # the answer returned data the test could not use: one line, not a traceback
         message = (f"[{key}] {ex.title}: what your code returned could not be checked ({type(err).__name__}: "
@@ -294,9 +298,11 @@ def library_use(answer: Any) -> str:
             code = codes.pop()
             names.update(code.co_names)
             codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
-        for name in sorted(names):
-            if name in function.__globals__ and home(function.__globals__[name]):
-                return home(function.__globals__[name])
+        values = [function.__globals__[name] for name in sorted(names) if name in function.__globals__]
+        values += [cell.cell_contents for cell in function.__closure__ or () if cell.cell_contents is not cell]
+        for value in values:
+            if home(value):
+                return home(value)
     return ""
 
 

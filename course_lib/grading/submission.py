@@ -146,15 +146,16 @@ def _read(box: Sandbox, path: Path, settings: Settings) -> list[Cell] | str:
 
 def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings, seed: int) -> str:
     """Run the steps in the sandbox; fill grade.results and grade.notes; return why grading stopped early."""
-    deadline = time.monotonic() + settings.timeout
+    deadline, sent = time.monotonic() + settings.timeout, False
     for step in steps:
         where = describe_cell(step.index, step.source) if step.key is None else f"the check of {step.key}"
         if time.monotonic() >= deadline:
             return f"the notebook ran longer than {settings.timeout:g} s in total; grading stopped before {where}."
         try:
             if step.key is None:
-                _run_cell(box, step, grade, settings, deadline)
+                _run_cell(box, step, grade, settings, deadline, withhold=sent)
             else:
+                sent = True  # from here on the sandbox may hold the grader's inputs
                 grade.results[step.key] = _grade(box, step, grade, settings, deadline, seed)
         except _Stop as stop:
             if step.key is not None:
@@ -168,7 +169,9 @@ def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings, seed
     return ""
 
 
-def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadline: float) -> None:
+def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadline: float, withhold: bool) -> None:
+    """Run one cell; note its error. Once an answer has been called, a note gives the error's type only: its
+    message is the submission's own text and could carry the grader's inputs into the feedback."""
     where = describe_cell(step.index, step.source)
     seconds = min(settings.cell_timeout, deadline - time.monotonic())
     reply = box.request({"op": "run", "source": step.source}, seconds)
@@ -181,9 +184,10 @@ def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadli
         return
     error = reply.get("error")
     if isinstance(error, dict) and error:
-        text = " ".join(str(error.get("message", "")).split())[:200]
+        text = "" if withhold else " ".join(str(error.get("message", "")).split())[:200]
         kind = " ".join(str(error.get("type", "an error")).split())[:80]
-        note = f"{where} raised {kind}" + (f": {text}" if text else "")
+        note = f"{where} raised {kind}" + (f": {text}" if text else " (after a check, its message is not shown: "
+                                            "run the cell yourself to read it)" if withhold else "")
         if note not in grade.notes:
             grade.notes.append(note)
 
