@@ -782,5 +782,5 @@ def test_an_answer_cannot_carry_the_graders_inputs_back_in_full(tmp_path, sandbo
     values = {f"{v:.6f}" for s in seen for v in s.flatten().tolist()}
     leaked = [value for value in values if value in feedback]
     assert len(values) > 40 and len(leaked) < len(values) / 4, f"{len(leaked)} of {len(values)} input values leaked"
-    assert "got:      shape (5, 1, 6, 6)" in feedback
+    assert "got:      'shape (5, 1, 6, 6)'" in feedback  # what on_fraction returned: its shape, not its values
     assert "more notes, not shown" in feedback and "its message is not shown" in feedback

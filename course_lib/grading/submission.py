@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,10 +10,11 @@ from typing import Callable
 
 from course_lib import checks
 from course_lib.grading.sandbox import Limits, Sandbox, SandboxStopped
-from course_lib.grading.reading import (MAX_CODE, Cell, Step, check_submission,
-                                       describe_cell, plan)
+from course_lib.grading.reading import (MAX_CODE, Cell, Step, check_submission, describe_cell, plan,
+                                       read_submission, without_outputs)
 
 INTERRUPT_GRACE = 10  # seconds the runner gets to come back after its cell was interrupted
+STRIP_ABOVE = 8 * 2**20  # bytes of a notebook the sandbox gets as it is; a larger one loses its outputs first
 MAX_NOTES = 12  # notes in one feedback file: a submission's own error messages, so a channel it controls
 MAX_NOTE = 300  # characters of one note
 
@@ -100,8 +102,9 @@ def grade_notebook(path: Path | None, student: str, keys: list[str], settings: S
         return zero_rest(f"the notebook could not be read ({type(err).__name__}: {' '.join(str(err).split())[:200]}).")
     seed = secrets.randbits(256) if settings.seed is None else settings.seed
     try:
-        with Sandbox(settings.limits, fast=settings.fast, hidden=list(settings.hidden), notebook=path,
-                     sandbox=settings.sandbox) as box:
+        with tempfile.TemporaryDirectory(prefix="course-grade-") as folder, \
+                Sandbox(settings.limits, fast=settings.fast, hidden=list(settings.hidden),
+                        notebook=_small(path, Path(folder)), sandbox=settings.sandbox) as box:
             on_start(box)
             cells = _read(box, path, settings)
             if isinstance(cells, str):
@@ -116,6 +119,16 @@ def grade_notebook(path: Path | None, student: str, keys: list[str], settings: S
     if stop:
         grade.notes.append(f"Grading stopped early: {stop}")
     return zero_rest(stop or "the grader's check did not report a result.")
+
+
+def _small(path: Path, folder: Path) -> Path:
+    """The notebook the sandbox gets: `path`, or, above STRIP_ABOVE bytes, a copy in `folder` without outputs
+    (outputs are never graded; a copy of them would fill the sandbox's disk). One linear JSON pass."""
+    if path.stat().st_size <= STRIP_ABOVE:
+        return path
+    copy = folder / path.name
+    copy.write_bytes(without_outputs(read_submission(path)))
+    return copy
 
 
 def _bounded(notes: list[str]) -> list[str]:
