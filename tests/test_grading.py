@@ -688,8 +688,7 @@ HONEST_WORK = {
     "renamed_with_draft": honest(mean_image=HONEST["mean_image"].replace("mean_image", "class_mean")
                                  + "\n\n\ndef mean_image(images, labels, label):\n    return images.mean(dim=0)"),
     # a failing draft checked first, the final answer checked below it
-    "rechecked": honest(mean_image=WRONG_MEAN.replace("check('00.1', mean_image)", "# check('00.1', mean_image)\n"
-                        "check('00.1', mean_image)") + "\n\n" + HONEST["mean_image"]),
+    "rechecked": honest(mean_image=WRONG_MEAN, after_mean=HONEST["mean_image"]),
     "byte_order_mark": b"\xef\xbb\xbf" + honest().encode(),
     "large_outputs": _with_outputs(honest(), 65),
 }
