@@ -16,9 +16,9 @@ How a submission is graded (the threat model and what the sandbox does and does 
   (course_lib.grading.runner) inside a bubblewrap sandbox (course_lib.grading.sandbox): no network, no processes of anyone else,
   a read-only file system without the solutions, the submissions or the grader's output, and limits on memory,
   processes, disk, output and time. Errors in a cell do not stop the run.
-- Right after the cell holding the last `check("KEY", name)` (grading `name`), or, if that line was changed or removed, after the last cell
-  defining the exercise's answer, e.g. `def mean_image`, the grader runs exercise KEY's test here, in its own
-  process, with inputs drawn from this grading's fresh secret. The test only *calls* the answer inside the sandbox,
+- Right after the cell holding the last `check("KEY", name)` (grading `name`), or, if that line was changed or
+  removed, after the last cell defining the exercise's answer, e.g. `def mean_image`, the grader runs exercise
+  KEY's test here, in its own process, with inputs drawn from this grading's fresh secret. The test only *calls* the answer inside the sandbox,
   through a pipe that carries plain data, and compares what comes back with values it computed itself.
 - Points come from the grader's registry: an exercise's points if its test passed, else 0; an answer that is, or
   calls, course_lib's own function gets 0 and a flag (docs/instructors.md, "Answers must be written").
