@@ -40,10 +40,12 @@ How to define an exercise (in `course_lib/checks_NN.py`, for notebook NN):
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib
 import json
 import re
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -52,7 +54,9 @@ import numpy as np
 import torch
 
 PASSED, NOT_DONE, FAILED = "passed", "not done yet", "failed"
-PUBLIC_SEED = 0  # the seed of the learner's check; the grader draws a secret one per run
+PUBLIC_SEED = 0  # the seed of the learner's check; the grader draws a fresh secret for each grading
+MAX_TRIED = 300  # characters of a message's "tried" line
+MAX_BRIEF_TEXT = 100  # characters of what the answer returned or raised, in the grader's messages
 MAX_MESSAGE = 16 * 2**20  # bytes in one channel message (what an answer may return, encoded)
 MAX_HEADER = 2 * 2**20  # bytes of a message's JSON part (its structure, numbers and strings; tensors go apart)
 MAX_DEPTH = 32  # nesting of tuples/lists/dicts in one message
@@ -189,13 +193,24 @@ def __getattr__(name: str) -> Any:  # `checks.EXERCISES`: every exercise of ever
 
 # ---- running a check --------------------------------------------------------------------------------------------
 
+_BRIEF = contextvars.ContextVar("brief", default=False)  # set by evaluate(..., brief=True): the grader's messages
+
+
 def short(value: Any, limit: int = 160) -> str:
-    """A one-line description of `value` for a message: small tensors and arrays in full, large ones by shape."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu()
-        text = f"tensor of shape {tuple(value.shape)}" if value.numel() > 8 else repr(value)
-    elif isinstance(value, np.ndarray):
-        text = f"array of shape {value.shape}" if value.size > 8 else repr(value)
+    """A one-line description of `value` for a message: small tensors and arrays in full, large ones by shape.
+
+    Inside `evaluate(..., brief=True)` (the grader) a tensor or array shows its shape and at most its first three
+    values to 4 significant digits: enough to understand a failure, never a secret input verbatim.
+    """
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+        kind = "tensor" if isinstance(value, torch.Tensor) else "array"
+        if _BRIEF.get() and array.size:
+            first = ", ".join(f"{v:.4g}" if isinstance(v, (float, np.floating)) else repr(v)
+                              for v in array.reshape(-1)[:3].tolist())
+            text = f"{kind} of shape {tuple(array.shape)} starting [{first}{', ...' if array.size > 3 else ''}]"
+        else:
+            text = f"{kind} of shape {tuple(array.shape)}" if array.size > 8 else repr(value)
     else:
         text = repr(value)
     text = " ".join(text.split())
@@ -203,15 +218,28 @@ def short(value: Any, limit: int = 160) -> str:
 
 
 def seed_for(seed: int, key: str) -> int:
-    """The seed of exercise `key`'s generator in a run seeded with `seed` (a different stream per exercise)."""
+    """The seed of exercise `key`'s generator in a grading seeded with `seed` (a different stream per exercise).
+
+    Every bit of `seed`, however long, goes into SHA-256; torch's CPU generator then keeps only the low 32 bits of
+    the 63-bit result, so two secrets that differ anywhere (above bit 32 too) give different inputs.
+    """
     return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") >> 1
 
 
-def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED) -> Result:
+def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED, *, brief: bool = False) -> Result:
     """Run exercise `ex`'s test on `answer`, drawing inputs with `seed`; never raises for a wrong answer.
 
+    brief: the grader's setting; messages show inputs and results by shape and first values only (see `short`).
     `CheckAborted` (the answer can no longer be called, e.g. the grader's sandbox stopped) is passed on.
     """
+    token = _BRIEF.set(brief)
+    try:
+        return _evaluate(ex, answer, seed)
+    finally:
+        _BRIEF.reset(token)
+
+
+def _evaluate(ex: Exercise, answer: "Answer", seed: int) -> Result:
     key = ex.key
     try:
         ex.test(answer, torch.Generator().manual_seed(seed_for(seed, key)))
@@ -222,8 +250,11 @@ def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED) -> Result:
         return Result(key, NOT_DONE, message + (f"\nHint: {ex.hint}" if ex.hint else ""), 0, ex.points)
     except CheckFailure as fail:
         hint = fail.hint or ex.hint
-        message = (f"[{key}] {ex.title}: not right yet.\n  tried:    {fail.tried}\n"
-                   f"  expected: {short(fail.expected)}\n  got:      {short(fail.got)}")
+        got = short(fail.got, MAX_BRIEF_TEXT if _BRIEF.get() else 160)  # the answer's own text: short in the grader
+        tried = " ".join(str(fail.tried).split())
+        tried = tried if len(tried) <= MAX_TRIED else tried[:MAX_TRIED - 3] + "..."
+        message = (f"[{key}] {ex.title}: not right yet.\n  tried:    {tried}\n"
+                   f"  expected: {short(fail.expected)}\n  got:      {got}")
         return Result(key, FAILED, message + (f"\n  hint:     {hint}" if hint else ""), 0, ex.points)
     except Exception as err:  # the answer returned data the test could not use: one line, not a traceback
         message = (f"[{key}] {ex.title}: what your code returned could not be checked ({type(err).__name__}: "
@@ -232,9 +263,53 @@ def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED) -> Result:
     return Result(key, PASSED, f"[{key}] {ex.title}: passed ({ex.points}/{ex.points}).", ex.points, ex.points)
 
 
+def library_refusal(ex: Exercise, what: str) -> Result:
+    """The result of an answer that is, or calls, course_lib's own `what` (the grader gives it 0, and so does
+    `check`): exercises are there to be written, course_lib's functions may be used around them."""
+    return Result(ex.key, FAILED, f"[{ex.key}] {ex.title}: your answer uses course_lib's own `{what}`; write it "
+                                  f"yourself (0/{ex.points}). course_lib may be used outside the exercises.",
+                  0, ex.points)
+
+
+def library_use(answer: Any) -> str:
+    """What of course_lib `answer` is or calls, one level deep ("" if nothing; course_lib.checks is allowed).
+
+    The learner's side of the rule: `check` says at once what the grader will refuse. (The grader decides from the
+    notebook's source, see course_lib.grading.reading.parse_cells, not from the objects, which a notebook can forge.)
+    """
+    def home(value: Any) -> str:
+        if not isinstance(value, (types.ModuleType, types.FunctionType, type)):  # data and models are not answers
+            return ""
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if not isinstance(name, str) or not name.startswith("course_lib") or name == "course_lib.checks":
+            return ""
+        return name if isinstance(value, types.ModuleType) else f"{name}.{getattr(value, '__qualname__', '')}"
+
+    if home(answer):
+        return home(answer)
+    functions = [answer] if isinstance(answer, types.FunctionType) else [
+        v for c in getattr(answer, "__mro__", [])[:-1] for v in vars(c).values() if isinstance(v, types.FunctionType)]
+    for base in getattr(answer, "__mro__", [])[1:]:
+        if home(base):
+            return home(base)
+    for function in functions:
+        codes, names = [function.__code__], set()
+        while codes:
+            code = codes.pop()
+            names.update(code.co_names)
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        values = [function.__globals__[name] for name in sorted(names) if name in function.__globals__]
+        values += [cell.cell_contents for cell in function.__closure__ or () if cell.cell_contents is not cell]
+        for value in values:
+            if home(value):
+                return home(value)
+    return ""
+
+
 def run_check(key: str, answer: Any) -> Result:
     """Check `answer` (the learner's object) for exercise `key` in this process; never raises for a wrong answer."""
-    return evaluate(get(key), LocalAnswer(answer), PUBLIC_SEED)
+    what = library_use(answer)
+    return library_refusal(get(key), what) if what else evaluate(get(key), LocalAnswer(answer), PUBLIC_SEED)
 
 
 def check(key: str, answer: Any) -> None:

@@ -221,6 +221,63 @@ def test_the_inputs_come_from_the_callers_seed():
     assert seen[12345][0] != seen[checks.PUBLIC_SEED][0]
 
 
+def test_every_bit_of_the_secret_counts():
+    """torch's CPU generator keeps only 32 bits of a seed: the secret goes through SHA-256 first, so secrets that
+    differ only above bit 32 (or far above it: the grader's are 256-bit) draw different inputs."""
+    seen = {}
+
+    def spy(seed):
+        def answer(images, labels, label):
+            seen[seed] = images.clone()
+            raise NotImplementedError
+        return answer
+
+    low = 987654321
+    for seed in (low, low + 2**32, low + 2**40, low + 2**255):
+        checks.evaluate(checks.get("00.1"), checks.LocalAnswer(spy(seed)), seed)
+    assert torch.equal(torch.rand(3, generator=torch.Generator().manual_seed(low)),
+                       torch.rand(3, generator=torch.Generator().manual_seed(low + 2**32)))  # why: torch drops them
+    firsts = [seen[seed] for seed in sorted(seen)]
+    assert all(not torch.equal(a, b) for i, a in enumerate(firsts) for b in firsts[i + 1:])
+
+
+def test_the_graders_messages_show_inputs_by_shape_and_first_values_only():
+    def wrong(images, threshold=0.5):
+        return images
+
+    learner = checks.evaluate(checks.get("00.2"), checks.LocalAnswer(wrong), 7).message
+    grader = checks.evaluate(checks.get("00.2"), checks.LocalAnswer(wrong), 7, brief=True).message
+    assert "got:      'tensor of shape (3, 1, 4, 4), with" in learner
+    assert "got:      'tensor of shape (3, 1, 4, 4) starting [" in grader
+    x = torch.arange(48.0).reshape(3, 1, 4, 4) / 7
+    assert checks.short(torch.tensor([0.5, 0.25])) == "tensor([0.5000, 0.2500])"
+    token = checks._BRIEF.set(True)
+    try:
+        assert checks.short(x) == "tensor of shape (3, 1, 4, 4) starting [0, 0.1429, 0.2857, ...]"
+        assert checks.short(torch.tensor([0.5, 0.25])) == "tensor of shape (2,) starting [0.5, 0.25]"
+    finally:
+        checks._BRIEF.reset(token)
+
+
+def test_an_answer_that_is_or_calls_course_libs_own_function_fails_the_learners_check_too():
+    from course_lib import latent, models
+
+    def wrapper(mean, logvar):
+        return models.gaussian_kl(mean, logvar)
+
+    def own(mean, logvar):
+        return 0.5 * (logvar.exp() + mean ** 2 - 1 - logvar).sum(dim=-1)
+
+    class Encoder(models.ConvEncoder):
+        pass
+
+    assert "uses course_lib's own `course_lib.models.gaussian_kl`" in run_check("05.2", models.gaussian_kl).message
+    assert run_check("05.2", wrapper).status == FAILED and "write it yourself" in run_check("05.2", wrapper).message
+    assert run_check("06.2", latent.slerp).status == FAILED
+    assert checks.library_use(Encoder) == "course_lib.models.ConvEncoder"
+    assert run_check("05.2", own).status == PASSED
+
+
 # ---- notebook 00: warm-up ----
 
 def _mean_image(images, labels, label):

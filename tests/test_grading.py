@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -19,6 +20,7 @@ import pytest
 import torch
 
 import course_lib
+import course_lib.checks
 from course_lib.grading import __main__ as cli, assignment, batch, ingest, reading, report, sandbox, submission
 from course_lib.make_exercises import make_exercise
 
@@ -87,6 +89,7 @@ for path in [SEED, OUT + '/gradebook.csv', SUBMITTED + '/perfect/00_warmup.ipynb
     # read solutions/ beside the package, or anywhere on the disk, and hand them in
     "reads_solutions": notebook(IMPORTS, """import json, os, pathlib, time
 import course_lib
+import course_lib.checks
 found, start = [], time.time()
 candidates = [p for root in (pathlib.Path(course_lib.__file__).parents[1] / 'solutions', pathlib.Path(SOLUTIONS))
               for p in (root.glob('*.ipynb') if root.is_dir() else [])]
@@ -299,37 +302,38 @@ SUBMISSIONS = {
     "@sum": notebook(IMPORTS, *STUB.values()),
 }
 
-EXPECTED = """student,00.1,00.2,00.3,total,max,status,days_late,late_penalty,adjustment,id,name,section
-HYPERLINK_1-bd32d5ce,2,1,1,4,4,submitted,0,0,0,,'=HYPERLINK(1),
-aliased,2,1,1,4,4,submitted,0,0,0,,aliased,
-blank,0,0,0,0,4,submitted,0,0,0,,blank,
-crashes,2,1,0,3,4,submitted,0,0,0,,crashes,
-daemon,2,1,1,4,4,submitted,0,0,0,,daemon,
-disk,2,1,1,4,4,submitted,0,0,0,,disk,
-exits,2,0,0,2,4,submitted,0,0,0,,exits,
-forger,0,0,0,0,4,submitted,0,0,0,,forger,
-forkbomb,2,1,1,4,4,submitted,0,0,0,,forkbomb,
-giant_frame,2,0,0,2,4,submitted,0,0,0,,giant_frame,
-hangs,2,1,0,3,4,submitted,0,0,0,,hangs,
-hog,2,1,1,4,4,submitted,0,0,0,,hog,
-ignores_interrupt,2,1,0,3,4,submitted,0,0,0,,ignores_interrupt,
-kills_all,2,0,0,2,4,submitted,0,0,0,,kills_all,
-kills_parent,2,1,1,4,4,submitted,0,0,0,,kills_parent,
-memorizer,0,0,0,0,4,submitted,0,0,0,,memorizer,
-missing_check,2,1,1,4,4,submitted,0,0,0,,missing_check,
-network,2,1,1,4,4,submitted,0,0,0,,network,
-no_checks,2,1,1,4,4,submitted,0,0,0,,no_checks,
-partly,2,0,0,2,4,submitted,0,0,0,,partly,
-patcher,0,0,0,0,4,submitted,0,0,0,,patcher,
-perfect,2,1,1,4,4,submitted,0,0,0,,perfect,
-reads_solutions,0,0,0,0,4,submitted,0,0,0,,reads_solutions,
-renamed,2,1,1,4,4,submitted,0,0,0,,renamed,
-snoop,2,1,1,4,4,submitted,0,0,0,,snoop,
-spammer,2,1,0,3,4,submitted,0,0,0,,spammer,
-sum-b0cca27f,0,0,0,0,4,submitted,0,0,0,,'@sum,
-syntax_error,2,1,0,3,4,submitted,0,0,0,,syntax_error,
-unreadable,0,0,0,0,4,submitted,0,0,0,,unreadable,
-writer,2,1,1,4,4,submitted,0,0,0,,writer,
+TAIL = "total,max,status,days_late,late_penalty,adjustment,id,name,section,flags"
+EXPECTED = f"""student,00.1,00.2,00.3,{TAIL}
+HYPERLINK_1-bd32d5ce,2,1,1,4,4,submitted,0,0,0,,'=HYPERLINK(1),,
+aliased,2,1,1,4,4,submitted,0,0,0,,aliased,,
+blank,0,0,0,0,4,submitted,0,0,0,,blank,,
+crashes,2,1,0,3,4,submitted,0,0,0,,crashes,,
+daemon,2,1,1,4,4,submitted,0,0,0,,daemon,,
+disk,2,1,1,4,4,submitted,0,0,0,,disk,,
+exits,2,0,0,2,4,submitted,0,0,0,,exits,,
+forger,0,0,0,0,4,submitted,0,0,0,,forger,,
+forkbomb,2,1,1,4,4,submitted,0,0,0,,forkbomb,,
+giant_frame,2,0,0,2,4,submitted,0,0,0,,giant_frame,,
+hangs,2,1,0,3,4,submitted,0,0,0,,hangs,,
+hog,2,1,1,4,4,submitted,0,0,0,,hog,,
+ignores_interrupt,2,1,0,3,4,submitted,0,0,0,,ignores_interrupt,,
+kills_all,2,0,0,2,4,submitted,0,0,0,,kills_all,,
+kills_parent,2,1,1,4,4,submitted,0,0,0,,kills_parent,,
+memorizer,0,0,0,0,4,submitted,0,0,0,,memorizer,,
+missing_check,2,1,1,4,4,submitted,0,0,0,,missing_check,,
+network,2,1,1,4,4,submitted,0,0,0,,network,,
+no_checks,2,1,1,4,4,submitted,0,0,0,,no_checks,,
+partly,2,0,0,2,4,submitted,0,0,0,,partly,,
+patcher,0,0,0,0,4,submitted,0,0,0,,patcher,,
+perfect,2,1,1,4,4,submitted,0,0,0,,perfect,,
+reads_solutions,0,0,0,0,4,submitted,0,0,0,,reads_solutions,,
+renamed,2,1,1,4,4,submitted,0,0,0,,renamed,,
+snoop,2,1,1,4,4,submitted,0,0,0,,snoop,,
+spammer,2,1,0,3,4,submitted,0,0,0,,spammer,,
+sum-b0cca27f,0,0,0,0,4,submitted,0,0,0,,'@sum,,
+syntax_error,2,1,0,3,4,submitted,0,0,0,,syntax_error,,
+unreadable,0,0,0,0,4,submitted,0,0,0,,unreadable,,
+writer,2,1,1,4,4,submitted,0,0,0,,writer,,
 """
 
 
@@ -422,7 +426,7 @@ def test_gradebook_is_exactly_as_expected(graded):
 
 
 def test_no_process_of_the_batch_is_alive_and_nothing_wrote_the_gradebook_afterwards(graded):
-    assert len(graded["namespaces"]) == len(SUBMISSIONS) + 2 - 1  # every readable submission had its own sandbox
+    assert len(graded["namespaces"]) == len(SUBMISSIONS) + 2  # every submission had its own sandbox (which reads it)
     alive = _alive(set(graded["namespaces"]), str(graded["instructor"]))  # daemons name it, sleepers too
     assert alive == [], [_describe(pid) for pid in alive]
     assert (graded["out"] / "gradebook.csv").read_bytes() == graded["gradebook"]
@@ -440,8 +444,8 @@ def test_the_output_folder_holds_only_the_graders_outputs(graded):
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     students = [ingest.safe_key(s) for s in SUBMISSIONS] + ["missing_check", "perfect"]
     assert [n for n in names if n.startswith("feedback/")] == sorted(f"feedback/{s}.md" for s in students)
-    assert [n for n in names if not n.startswith(("feedback/", ".grading/graded/"))] == [".grading/seed",
-                                                                                          "gradebook.csv", "ingest.csv"]
+    assert [n for n in names if not n.startswith(("feedback/", ".grading/graded/"))] == ["gradebook.csv",
+                                                                                          "ingest.csv"]  # no seed
     assert len([n for n in names if n.startswith(".grading/graded/")]) == len(students)
 
 
@@ -464,8 +468,6 @@ def test_each_attack_achieved_nothing(graded):
     big, small = json.loads(_report(graded, "disk"))
     assert big < 64 and big + small <= 64  # MiB: the sandbox's disk limit
     assert "is not defined" in _feedback(graded, "reads_solutions")
-    seed = (graded["out"] / ".grading" / "seed").read_text()
-    assert not any(seed in _feedback(graded, ingest.safe_key(student)) for student in SUBMISSIONS)
     assert str(graded["submissions"]) not in "".join(_feedback(graded, ingest.safe_key(s)) for s in SUBMISSIONS)
 
 
@@ -485,7 +487,7 @@ def test_every_student_gets_a_feedback_file_with_the_reasons(graded):
     assert "could not be read" in feedback("unreadable")
     assert "was changed or removed" in feedback("missing_check") and "4/4 points" in feedback("missing_check")
     assert "was changed or removed" in feedback("aliased") and "was changed or removed" in feedback("no_checks")
-    assert "`mean_image` is not defined; the grader checked `class_mean`" in feedback("renamed")
+    assert "4/4 points" in feedback("renamed") and "not defined" not in feedback("renamed")
     assert f"ran longer than {CELL_TIMEOUT} s" in feedback("ignores_interrupt")
     assert "did not respond" in feedback("ignores_interrupt")
     assert "more than the limit" in feedback("giant_frame")
@@ -531,12 +533,14 @@ def test_ctrl_c_keeps_what_was_graded_and_resume_grades_only_the_rest(tmp_path, 
     assert resumed.returncode == 0, resumed.stderr
     assert "grading 1 of 2" in resumed.stdout
     gradebook = (out / "gradebook.csv").read_text()
-    assert gradebook == "student,00.1,00.2,00.3,total,max\na,2,1,1,4,4\nwrong,0,1,1,2,4\n"
+    assert gradebook == (f"student,00.1,00.2,00.3,{TAIL}\na,2,1,1,4,4,submitted,0,0,0,,a,,\n"
+                         "wrong,0,1,1,2,4,submitted,0,0,0,,wrong,,\n")
     feedback = (out / "feedback" / "wrong.md").read_bytes()
-    assert b"with " in feedback and b" at index " in feedback  # values drawn from the run's secret seed
-    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)  # all of it, same seed
+    assert b"with " in feedback and b" at index " in feedback  # values drawn from this grading's secret
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)  # a regrade of all
     assert again.returncode == 0 and "grading 2 of 2" in again.stdout
-    assert (out / "gradebook.csv").read_text() == gradebook and (out / "feedback" / "wrong.md").read_bytes() == feedback
+    assert (out / "gradebook.csv").read_text() == gradebook  # the same points, on fresh inputs:
+    assert (out / "feedback" / "wrong.md").read_bytes() != feedback  # a table built from the first feedback misses
 
 
 def _runners(memory: int) -> list[int]:
@@ -596,7 +600,7 @@ def test_split_checks_removes_only_top_level_check_lines():
 def test_the_plan_grades_each_exercise_after_its_check_line_or_after_its_answers_last_definition():
     sources = ["import torch", "def mean_image(a, b, c):\n    return 1", 'check("00.2", binarise)',
                "%time x = 1\ndef on_fraction(x, t=0.5):\n    return 2", "on_fraction = lambda x, t=0.5: 3", "print()"]
-    steps = reading.plan(sources, ["00.1", "00.2", "00.3"])
+    steps = reading.plan(reading.parse_cells(sources), ["00.1", "00.2", "00.3"])
     graded = [(s.key, s.index, s.names, bool(s.note)) for s in steps if s.key]
     assert graded == [("00.1", 1, ("mean_image",), True), ("00.2", 2, ("binarise",), False),
                       ("00.3", 4, ("on_fraction",), True)]
@@ -664,3 +668,123 @@ def test_feedback_shows_what_a_submission_wrote_as_text(tmp_path):
             forged_lines.append(inside)
     assert forged_lines == [True] * 4 and not inside, text
     assert text.startswith("# Feedback for mallory")
+
+
+# ---- issue 19: replay, parsing in the grader's process, honest work, course_lib's own answers ----------------------
+
+FAST = submission.Settings(cell_timeout=CELL_TIMEOUT, timeout=120, limits=LIMITS)
+
+
+def _grade(tmp_path: Path, name: str, text: str | bytes, keys=("00.1", "00.2", "00.3"), settings=FAST):
+    path = tmp_path / f"{name}.ipynb"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return submission.grade_notebook(path, name, list(keys), settings)
+
+
+def _with_outputs(text: str, mebibytes: int) -> str:
+    """The notebook with a stream output of `mebibytes` MiB on its first code cell (grading never uses outputs)."""
+    nb = nbformat.reads(text, as_version=4)
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * (mebibytes * 2**20))]
+    return nbformat.writes(nb)
+
+
+HONEST_WORK = {
+    # the check line names the learner's own function; `mean_image` is a draft kept for something else
+    "renamed_with_draft": honest(mean_image=HONEST["mean_image"].replace("mean_image", "class_mean")
+                                 + "\n\n\ndef mean_image(images, labels, label):\n    return images.mean(dim=0)"),
+    # a failing draft checked first, the final answer checked below it
+    "rechecked": honest(mean_image=WRONG_MEAN, after_mean=HONEST["mean_image"]),
+    "byte_order_mark": b"\xef\xbb\xbf" + honest().encode(),
+    "large_outputs": _with_outputs(honest(), 65),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HONEST_WORK))
+def test_what_the_learners_own_check_passed_the_grader_passes(tmp_path, sandbox_works, name):
+    """Each of these lost points before issue 19 (2/4, 2/4, 0/4, 0/4): a check line naming the learner's own
+    function lost to a draft under the exercise's name; the first check line won over the last; a UTF-8 BOM read
+    as "not UTF-8 JSON"; 65 MiB of outputs were refused, though grading never uses them."""
+    grade = _grade(tmp_path, name, HONEST_WORK[name])
+    assert grade.total == 4, (grade.results, grade.notes)
+
+
+def test_answers_that_are_course_libs_own_functions_get_0_and_a_flag(tmp_path, sandbox_works):
+    text = notebook("import torch\nfrom course_lib import models\nfrom course_lib.checks import check",
+                    "gaussian_kl = models.gaussian_kl\ncheck('05.2', gaussian_kl)",
+                    "from course_lib.latent import slerp\ncheck('06.2', slerp)",
+                    "def _helper(mean, eps):\n    return models.reparameterize(mean, eps)\n\n\n"
+                    "def reparameterize(mean, logvar, eps):\n    return _helper(mean, logvar)\n\n\n"
+                    "check('05.1', reparameterize)",
+                    "def iwae_estimate(log_px_z, log_pz, log_qz):\n    w = log_px_z + log_pz - log_qz\n"
+                    "    return torch.logsumexp(w, 1) - torch.log(torch.tensor(float(w.shape[1])))\n\n\n"
+                    "check('05.4', iwae_estimate)")
+    keys = ["05.1", "05.2", "05.4", "06.2"]
+    grade = _grade(tmp_path, "library", text, keys)
+    assert {key: points for key, (_, points, _) in grade.results.items()} == {"05.1": 0, "05.2": 0, "05.4": 2,
+                                                                             "06.2": 0}
+    assert grade.flags == {"05.1": "course_lib.models.reparameterize", "05.2": "course_lib.models.gaussian_kl",
+                           "06.2": "course_lib.latent.slerp"}
+    assert "uses course_lib's own `course_lib.latent.slerp`; write it yourself" in grade.results["06.2"][2]
+    report.write_outputs([grade], keys, tmp_path / "out", "05")
+    rows = list(csv.reader((tmp_path / "out" / "gradebook.csv").open()))
+    assert rows[0][-1] == "flags" and rows[1][-1] == ("05.1 uses course_lib.models.reparameterize; 05.2 uses "
+                                                       "course_lib.models.gaussian_kl; 06.2 uses course_lib.latent.slerp")
+
+
+@pytest.mark.parametrize("solution", sorted((ROOT / "solutions").glob("0*.ipynb")), ids=lambda p: p.stem)
+def test_no_solution_answer_is_taken_for_course_libs_own(solution):
+    cells = reading.parse_cells(reading.read_code_cells(solution))
+    steps = reading.plan(cells, course_lib.checks.load(solution.name[:2]))
+    assert [(s.key, s.library) for s in steps if s.key and s.library] == []
+
+
+def test_the_library_rule_follows_aliases_helpers_star_imports_and_subclasses():
+    cells = reading.parse_cells([
+        "from course_lib import models as m\nfrom course_lib.checks_06 import *\nfrom course_lib.checks import check",
+        "def helper(a):\n    return m.gaussian_kl(a, a)", "def gaussian_kl(mean, logvar):\n    return helper(mean)",
+        "def slerp(a, b, t):\n    return lerp(a, b, t)", "class Encoder(m.ConvEncoder):\n    pass",
+        "def elbo(x):\n    return __import__('course_lib.models').f(x)",
+        "vae = m.VAE()\ndef mean_image(images, labels, m):\n    return m + torch.stack([vae, images]).mean(0)",
+        "def diversity(x):\n    return torch.cdist(x, x).mean()\ncheck('06.4', diversity)"])
+    uses = {name: use for cell in cells for name, use in cell.library.items()}
+    assert uses == {"m": "course_lib.models", "helper": "course_lib.models.gaussian_kl",
+                    "gaussian_kl": "course_lib.models.gaussian_kl", "slerp": "course_lib.latent.lerp",
+                    "lerp": "course_lib.latent.lerp", "Encoder": "course_lib.models.ConvEncoder",
+                    "elbo": "course_lib (named in a string)", "vae": "course_lib.models.VAE"}
+
+
+def test_magics_are_parsed_in_the_sandbox_not_in_the_graders_process(tmp_path, sandbox_works):
+    """A notebook of magic and shell-escape lines without check lines took minutes of the grader's own CPU
+    (IPython's transformers take quadratic time per cell), holding the GIL against every other grading thread."""
+    magics = "\n".join("%time x = 1" if i % 2 else "!true" for i in range(400))
+    started = time.thread_time()
+    grade = _grade(tmp_path, "magics", notebook(*[magics] * 8, HONEST["mean_image"].split("\n\n\ncheck(")[0]),
+                   settings=replace(FAST, cell_timeout=10, timeout=30))
+    cpu = time.thread_time() - started
+    assert cpu < 5, f"the grader's thread used {cpu:.1f} s of CPU"
+    print(f"grader thread CPU: {cpu:.2f} s; notes: {grade.notes}")
+
+
+LEAKER = notebook(IMPORTS, """seen = []
+def binarise(images, threshold=0.5):
+    seen.append(images.clone())
+    return (images > threshold).float()
+check("00.2", binarise)""", "def on_fraction(images, threshold=0.5):\n    return images\ncheck('00.3', on_fraction)", "text = ' '.join(f'{v:.6f}' for s in seen for v in s.flatten().tolist())",
+                  *[f"raise ValueError('LEAK{i} ' + text[{i * 150}:{(i + 1) * 150}])" for i in range(60)])
+
+
+def test_an_answer_cannot_carry_the_graders_inputs_back_in_full(tmp_path, sandbox_works):
+    """One answer records what it is sent and later cells raise errors holding it; another returns its input. The
+    feedback keeps a bounded part of that (a few values, a few notes), never the inputs."""
+    seed = 2**200 + 12345
+    grade = _grade(tmp_path, "leaker", LEAKER, ["00.2", "00.3"], replace(FAST, seed=seed))
+    report.write_outputs([grade], ["00.2", "00.3"], tmp_path / "out", "00")
+    feedback = (tmp_path / "out" / "feedback" / "leaker.md").read_text()
+    seen = []
+    course_lib.checks.evaluate(course_lib.checks.get("00.2"), course_lib.checks.LocalAnswer(
+        lambda images, threshold=0.5: seen.append(images.clone()) or (images > threshold).float()), seed)
+    values = {f"{v:.6f}" for s in seen for v in s.flatten().tolist()}
+    leaked = [value for value in values if value in feedback]
+    assert len(values) > 40 and len(leaked) < len(values) / 4, f"{len(leaked)} of {len(values)} input values leaked"
+    assert "got:      'shape (5, 1, 6, 6)'" in feedback  # what on_fraction returned: its shape, not its values
+    assert "more notes, not shown" in feedback and "its message is not shown" in feedback

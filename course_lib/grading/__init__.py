@@ -8,21 +8,24 @@
 SUBMISSIONS is a folder or .zip: a platform's download, `<student>.ipynb` files or `<student>/` folders (`ingest`
 detects which, reads each student's latest attempt and lists every file it did not grade in OUT_DIR/ingest.csv).
 Writes OUT_DIR/gradebook.csv (student, points per exercise, total, max, status, days_late, late_penalty,
-adjustment, id, name, section), OUT_DIR/feedback/<student>.md and, with a roster, the platform's import file and
-feedback bundle, all atomically and only once every submission's sandbox has ended; OUT_DIR/.grading/ keeps the
-run's secret seed and each graded student's record, so a rerun gives the same gradebook and `--resume` grades
-only those not yet done.
+adjustment, id, name, section, flags), OUT_DIR/feedback/<student>.md and, with a roster, the platform's import
+file and feedback bundle, all atomically and only once every submission's sandbox has ended; OUT_DIR/.grading/
+keeps each graded student's record, so `--resume` grades only those not yet done or whose notebook changed (no
+seed is kept: each grading draws a fresh secret).
 
 How a submission is graded (the threat model and what the sandbox does and does not protect: docs/instructors.md):
+- Before any of its code runs, the runner reads and parses its code cells inside the sandbox (the grader's own
+  process only decodes the JSON and matches check lines, in linear time).
 - Its code cells run in order, without the learner's `check("KEY", name)` lines, in a fresh runner
   (course_lib.grading.runner) inside a bubblewrap sandbox (course_lib.grading.sandbox): no network, no processes of anyone else,
   a read-only file system without the solutions, the submissions or the grader's output, and limits on memory,
   processes, disk, output and time. Errors in a cell do not stop the run.
-- Right after the cell holding `check("KEY", ...)` (or, if that line was changed or removed, after the last cell
-  defining the exercise's answer, e.g. `def mean_image`), the grader runs exercise KEY's test here, in its own
-  process, with inputs drawn from the run's secret seed. The test only *calls* the answer inside the sandbox,
+- Right after the cell holding the last `check("KEY", name)` (grading `name`), or, if that line was changed or
+  removed, after the last cell defining the exercise's answer, e.g. `def mean_image`, the grader runs exercise
+  KEY's test here, in its own process, with inputs drawn from this grading's fresh secret. The test only *calls* the answer inside the sandbox,
   through a pipe that carries plain data, and compares what comes back with values it computed itself.
-- Points come from the grader's registry: an exercise's points if its test passed, else 0.
+- Points come from the grader's registry: an exercise's points if its test passed, else 0; an answer that is, or
+  calls, course_lib's own function gets 0 and a flag (docs/instructors.md, "Answers must be written").
 
 Modules, one per stage of the instructor's path:
 - `ingest`: the platforms' downloads, one submission per student, each with a safe key

@@ -1,11 +1,16 @@
-"""A batch: every submission of a folder, graded `jobs` at a time; records kept so a rerun can resume."""
+"""A batch: every submission of a folder, graded `jobs` at a time; records kept so a rerun can resume.
+
+Seeds: every grading of every submission draws its own secret (grade_notebook), which is kept nowhere, so no
+feedback, record or rerun can be used to learn the inputs of another grading. `--resume` reuses a student's
+record only while the notebook's bytes, the exercises and the settings are unchanged: it then writes the same
+feedback again and no answer is called; anything else, a rerun without --resume included, is graded afresh.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import re
-import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, replace
@@ -21,15 +26,7 @@ from course_lib.grading.lms import Roster
 from course_lib.grading.submission import Grade, Settings, grade_notebook
 from course_lib.grading.report import NO_SANDBOX, make_lines, write_outputs
 from course_lib.grading.sandbox import Sandbox, check_available
-from course_lib.grading.reading import identify, infer_assignment, read_submission
-
-
-def run_seed(out: Path) -> int:
-    """The secret seed of grading into `out`: drawn once, kept in OUT/.grading/seed (never inside a sandbox)."""
-    path = out / ".grading" / "seed"
-    if not path.exists():
-        write_atomic(path, str(secrets.randbits(62)).encode(), private=True)
-    return int(path.read_text())
+from course_lib.grading.reading import identify, infer_assignment, submission_digest
 
 
 def _record_path(out: Path, student: str) -> Path:
@@ -38,21 +35,22 @@ def _record_path(out: Path, student: str) -> Path:
 
 
 def _fingerprint(path: Path | None, keys: list[str], settings: Settings) -> str:
-    """What a student's grade depends on: the notebook's bytes, the exercises, the settings and the seed."""
+    """What a student's grade depends on: the notebook's bytes, the exercises and the settings (not the seed)."""
     try:
-        content = read_submission(path) if path is not None else b"no notebook"
+        content = submission_digest(path) if path is not None else "no notebook"
     except ValueError as err:
-        content = f"{path}: {err}".encode()
-    what = json.dumps([keys, asdict(replace(settings, hidden=(), limits=replace(settings.limits, threads=1)))],
-                      default=str).encode()
-    return hashlib.sha256(content + what).hexdigest()
+        content = f"{path}: {err}"
+    what = json.dumps([content, keys, asdict(replace(settings, seed=None, hidden=(),
+                                                     limits=replace(settings.limits, threads=1)))], default=str)
+    return hashlib.sha256(what.encode()).hexdigest()
 
 
 def _load_record(out: Path, student: str, fingerprint: str) -> Grade | None:
     try:
         record = json.loads(_record_path(out, student).read_text())
         if record["fingerprint"] == fingerprint and record["student"] == student:
-            return Grade(student, {k: tuple(v) for k, v in record["results"].items()}, record["notes"])
+            return Grade(student, {k: tuple(v) for k, v in record["results"].items()}, record["notes"],
+                         record["flags"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
@@ -76,7 +74,7 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | Assignment |
     overrides: the manual grades (default OUT/overrides.csv, only read).
     Each finished student is recorded in OUT/.grading at once; the gradebook and feedback are written after every
     sandbox has ended. On Ctrl-C the sandboxes are killed and KeyboardInterrupt is raised; `resume=True` reuses
-    the records of an earlier run with the same notebook, exercises and settings.
+    the records of an earlier run with the same notebook, exercises and settings (see the module docstring).
     """
     notebook = assignment.notebook if isinstance(assignment, Assignment) else assignment
     ingested = ingest(submissions, layout, attempts, notebook)
@@ -109,7 +107,7 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | Assignment |
     unpacked = {s.path.parent for s in found.values() if s.path is not None and not s.path.is_relative_to(submissions)}
     hidden = (submissions.resolve(), out.resolve(), *unpacked,
               *(Path(checks.__file__).resolve().parents[1] / name for name in ("solutions", "tests", ".git")))
-    settings = replace(settings, seed=run_seed(out), hidden=settings.hidden + hidden,
+    settings = replace(settings, hidden=settings.hidden + hidden,
                        limits=replace(settings.limits, threads=max(1, (os.cpu_count() or 1) // jobs)))
     maximum = sum(checks.get(key).points for key in keys)
     prints = {student: _fingerprint(s.path, keys, settings) for student, s in found.items()}
@@ -135,7 +133,8 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | Assignment |
             boxes.difference_update({b for b in boxes if b.process is None})
         if stopping.is_set():
             return None  # cut short by Ctrl-C: not recorded, graded again next time
-        record = {"student": student, "fingerprint": prints[student], "results": grade.results, "notes": grade.notes}
+        record = {"student": student, "fingerprint": prints[student], "results": grade.results, "notes": grade.notes,
+                  "flags": grade.flags}
         write_atomic(_record_path(out, student), json.dumps(record).encode(), private=True)
         return grade
 

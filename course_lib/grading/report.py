@@ -123,7 +123,15 @@ def _comment(line: Line, assignment: Assignment) -> str:
     return " ".join(parts + line.comments + (["Details: the attached feedback file."] if line.grade else []))
 
 
-GRADEBOOK_TAIL = ["total", "max", "status", "days_late", "late_penalty", "adjustment", "id", "name", "section"]
+GRADEBOOK_TAIL = ["total", "max", "status", "days_late", "late_penalty", "adjustment", "id", "name", "section",
+                  "flags"]
+
+
+def _flags(line: Line, assignment: Assignment) -> str:
+    """The answers that used course_lib's own function instead of being written (0 points; docs/instructors.md,
+    "Answers must be written")."""
+    flags = line.grade.flags if line.grade else {}
+    return "; ".join(f"{key} uses {flags[key]}" for key in assignment.keys if key in flags)
 
 
 def write_outputs(lines: list[Line], assignment: Assignment, out: Path, sandboxed: bool = True,
@@ -141,7 +149,7 @@ def write_outputs(lines: list[Line], assignment: Assignment, out: Path, sandboxe
         writer.writerow([safe_cell(line.student), *(number(line.points[k]) for k in assignment.keys),
                          number(line.total), number(assignment.maximum), line.status, line.days_late,
                          number(line.penalty), number(line.adjustment), safe_cell(who.id), safe_cell(line.name),
-                         safe_cell(who.section)] + ([] if sandboxed else [NO_SANDBOX]))
+                         safe_cell(who.section), safe_cell(_flags(line, assignment))] + ([] if sandboxed else [NO_SANDBOX]))
     write_atomic(out / "gradebook.csv", table.getvalue().encode("utf-8", "replace"))
     written = [out / "gradebook.csv"]
     if roster is not None:

@@ -6,12 +6,15 @@ The grader starts it (under bubblewrap, see course_lib.grading.sandbox) with two
 It first lowers its own resource limits (they bind everything it starts) and points stdin, stdout and stderr at
 /dev/null (nothing a notebook prints reaches the grader), then says it is ready and serves requests one at a time:
 
+    {"op": "read", "file": ..., "seconds": ...}  -> {"cells": [{"source", "names", "library"}, ...]} or {"error": ...}
     {"op": "run", "source": ...}                 -> {"error": None or {"type": ..., "message": ...}}
     {"op": "lookup", "names": [...]}             -> {"names": the ones defined in the notebook's namespace}
     {"op": "call", "name": ..., "args", "probe"} -> checks.perform's reply, or {"outcome": "missing"}
 
 Everything here runs beside the submission's code, which can replace any of it: the grader trusts nothing this
-program says beyond "this is what the answer returned", and checks that itself.
+program says beyond "this is what the answer returned", and checks that itself. The one exception is "read", the
+grader's first request, answered before any submitted code has run: the notebook's code cells, parsed here (not
+in the grader's process) under the sandbox's limits, within `seconds` (course_lib.grading.reading.parse_cells).
 """
 from __future__ import annotations
 
@@ -123,7 +126,9 @@ def serve(requests: int, replies: int, reply_limit: int) -> None:
         request = checks.decode(payload)
         busy[0] = True
         try:
-            if request["op"] == "run":
+            if request["op"] == "read":
+                reply = read_notebook(str(request["file"]), float(request["seconds"]))
+            elif request["op"] == "run":
                 result = shell.run_cell(request["source"], store_history=True)
                 error = result.error_before_exec or result.error_in_exec
                 reply = {"error": None if error is None else
@@ -141,6 +146,19 @@ def serve(requests: int, replies: int, reply_limit: int) -> None:
         finally:
             busy[0] = False
         write_frame(replies, request_id, checks.encode(reply))
+
+
+def read_notebook(file: str, seconds: float) -> dict:
+    """The "read" request: the notebook's code cells, each with the names it binds and what of course_lib they use."""
+    from course_lib.grading import reading
+
+    try:
+        with open(file, "rb") as handle:
+            sources = reading.code_cells(handle.read(reading.MAX_NOTEBOOK + 1))
+    except (OSError, ValueError) as err:
+        return {"error": str(err)}
+    return {"cells": [{"source": cell.source, "names": sorted(cell.names), "library": cell.library}
+                      for cell in reading.parse_cells(sources, seconds)]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,8 @@
 """Grading one submission: run its cells in a sandbox, test each answer in the grader's own process."""
 from __future__ import annotations
 
+import secrets
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -8,31 +10,40 @@ from typing import Callable
 
 from course_lib import checks
 from course_lib.grading.sandbox import Limits, Sandbox, SandboxStopped
-from course_lib.grading.reading import Step, describe_cell, plan, read_code_cells
+from course_lib.grading.reading import (MAX_CODE, Cell, Step, check_submission, describe_cell, plan,
+                                       read_submission, without_outputs)
 
 INTERRUPT_GRACE = 10  # seconds the runner gets to come back after its cell was interrupted
+STRIP_ABOVE = 8 * 2**20  # bytes of a notebook the sandbox gets as it is; a larger one loses its outputs first
+MAX_NOTES = 12  # notes in one feedback file: a submission's own error messages, so a channel it controls
+MAX_NOTE = 300  # characters of one note
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How submissions are run: time limits in seconds, fast mode, sandbox limits, the secret seed."""
+    """How submissions are run: time limits in seconds, fast mode, sandbox limits, the seed.
+
+    seed None (the grader's): each grading draws a fresh 256-bit secret, kept nowhere; a number: that seed (tests).
+    """
 
     cell_timeout: float = 60
     timeout: float = 600
     fast: bool = True
     limits: Limits = Limits()
     sandbox: bool = True
-    seed: int = checks.PUBLIC_SEED
+    seed: int | None = None
     hidden: tuple[Path, ...] = ()  # host paths to hide even if they lie inside what the sandbox sees
 
 
 @dataclass
 class Grade:
-    """One student's grade: per exercise (status, points, message), and notes on what went wrong."""
+    """One student's grade: per exercise (status, points, message), notes on what went wrong, and flags: per
+    exercise, the course_lib function an answer used instead of being written (see docs/instructors.md)."""
 
     student: str
     results: dict[str, tuple[str, int, str]]
     notes: list[str] = field(default_factory=list)
+    flags: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -86,35 +97,79 @@ def grade_notebook(path: Path | None, student: str, keys: list[str], settings: S
     if path is None:
         return zero_rest("no single notebook was found in the student's folder.")
     try:
-        steps = plan(read_code_cells(path), keys)
+        check_submission(path)
     except Exception as err:
         return zero_rest(f"the notebook could not be read ({type(err).__name__}: {' '.join(str(err).split())[:200]}).")
+    seed = secrets.randbits(256) if settings.seed is None else settings.seed
     try:
-        with Sandbox(settings.limits, fast=settings.fast, hidden=list(settings.hidden), notebook=path,
-                     sandbox=settings.sandbox) as box:
+        with tempfile.TemporaryDirectory(prefix="course-grade-") as folder, \
+                Sandbox(settings.limits, fast=settings.fast, hidden=list(settings.hidden),
+                        notebook=_small(path, Path(folder)), sandbox=settings.sandbox) as box:
             on_start(box)
-            stop = _run(box, steps, grade, settings)
+            cells = _read(box, path, settings)
+            if isinstance(cells, str):
+                return zero_rest(cells)
+            stop = _run(box, plan(cells, keys), grade, settings, seed)
     except SandboxStopped as err:
         stop = f"its sandbox did not start ({err})."
     except Exception as err:  # the grader's own machinery failed: say so, keep the batch going
         stop = f"the grader could not run this notebook ({type(err).__name__}: {' '.join(str(err).split())[:200]})"
+    finally:
+        grade.notes = _bounded(grade.notes)
     if stop:
         grade.notes.append(f"Grading stopped early: {stop}")
     return zero_rest(stop or "the grader's check did not report a result.")
 
 
-def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings) -> str:
+def _small(path: Path, folder: Path) -> Path:
+    """The notebook the sandbox gets: `path`, or, above STRIP_ABOVE bytes, a copy in `folder` without outputs
+    (outputs are never graded; a copy of them would fill the sandbox's disk). One linear JSON pass."""
+    if path.stat().st_size <= STRIP_ABOVE:
+        return path
+    copy = folder / path.name
+    copy.write_bytes(without_outputs(read_submission(path)))
+    return copy
+
+
+def _bounded(notes: list[str]) -> list[str]:
+    """At most MAX_NOTES notes of at most MAX_NOTE characters: what a submission prints there stays short."""
+    kept = [note if len(note) <= MAX_NOTE else note[:MAX_NOTE - 3] + "..." for note in notes[:MAX_NOTES]]
+    return kept + ([f"... and {len(notes) - MAX_NOTES} more notes, not shown."] if len(notes) > MAX_NOTES else [])
+
+
+def _read(box: Sandbox, path: Path, settings: Settings) -> list[Cell] | str:
+    """The notebook's code cells, read and parsed by the runner before any submitted code runs (reading.py);
+    or why they could not be read."""
+    seconds = min(settings.cell_timeout, settings.timeout)
+    reply = box.request({"op": "read", "file": path.name, "seconds": seconds / 2}, seconds)
+    if reply is None:
+        return f"the notebook's code could not be read within {seconds:g} s."
+    if "error" in reply:
+        return f"the notebook could not be read ({' '.join(str(reply['error']).split())[:200]})."
+    try:
+        cells = [Cell(c["source"], frozenset(c["names"]), dict(c["library"])) for c in reply["cells"]]
+        if sum(len(c.source) for c in cells) > MAX_CODE or not all(
+                isinstance(c.source, str) and all(isinstance(n, str) for n in c.names)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in c.library.items()) for c in cells):
+            raise TypeError
+    except (KeyError, TypeError, ValueError):
+        return "the grader's reader sent a malformed reply."
+    return cells
+
+
+def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings, seed: int) -> str:
     """Run the steps in the sandbox; fill grade.results and grade.notes; return why grading stopped early."""
-    deadline = time.monotonic() + settings.timeout
+    deadline, sent = time.monotonic() + settings.timeout, False
     for step in steps:
         where = describe_cell(step.index, step.source) if step.key is None else f"the check of {step.key}"
         if time.monotonic() >= deadline:
             return f"the notebook ran longer than {settings.timeout:g} s in total; grading stopped before {where}."
         try:
             if step.key is None:
-                _run_cell(box, step, grade, settings, deadline)
+                _run_cell(box, step, grade, settings, deadline, withhold=sent)
             else:
-                grade.results[step.key] = _grade(box, step, settings, deadline)
+                sent = True  # from here on the sandbox may hold the grader's inputs
+                grade.results[step.key] = _grade(box, step, grade, settings, deadline, seed)
         except _Stop as stop:
             if step.key is not None:
                 grade.results[step.key] = (checks.FAILED, 0, f"[{step.key}] {checks.get(step.key).title}: {stop}")
@@ -127,7 +182,9 @@ def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings) -> s
     return ""
 
 
-def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadline: float) -> None:
+def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadline: float, withhold: bool) -> None:
+    """Run one cell; note its error. Once an answer has been called, a note gives the error's type only: its
+    message is the submission's own text and could carry the grader's inputs into the feedback."""
     where = describe_cell(step.index, step.source)
     seconds = min(settings.cell_timeout, deadline - time.monotonic())
     reply = box.request({"op": "run", "source": step.source}, seconds)
@@ -140,14 +197,16 @@ def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadli
         return
     error = reply.get("error")
     if isinstance(error, dict) and error:
-        text = " ".join(str(error.get("message", "")).split())[:200]
+        text = "" if withhold else " ".join(str(error.get("message", "")).split())[:200]
         kind = " ".join(str(error.get("type", "an error")).split())[:80]
-        note = f"{where} raised {kind}" + (f": {text}" if text else "")
+        note = f"{where} raised {kind}" + (f": {text}" if text else " (after a check, its message is not shown: "
+                                            "run the cell yourself to read it)" if withhold else "")
         if note not in grade.notes:
             grade.notes.append(note)
 
 
-def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float) -> tuple[str, int, str]:
+def _grade(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadline: float,
+           seed: int) -> tuple[str, int, str]:
     """(status, points, message) of exercise step.key, its test run here on the answer in the sandbox."""
     ex = checks.get(step.key)
     found = box.request({"op": "lookup", "names": list(step.names)}, settings.cell_timeout)
@@ -156,17 +215,20 @@ def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float) -> tup
     names = found.get("names")
     defined = [n for n in step.names if isinstance(names, list) and n in names]
     if not defined:
-        return checks.FAILED, 0, (f"[{ex.key}] {ex.title}: `{ex.answer}` is not defined when the check runs; the "
-                                  "cell that defines it raised an error or was removed.")
-    answer = SandboxedAnswer(box, defined[0], min(deadline, time.monotonic() + settings.cell_timeout),
-                             settings.cell_timeout)
-    result = checks.evaluate(ex, answer, settings.seed)
+        return checks.FAILED, 0, (f"[{ex.key}] {ex.title}: `{step.names[0]}` is not defined when the check runs; "
+                                  "the cell that defines it raised an error or was removed.")
+    used = dict(step.library).get(defined[0])
+    if used:
+        grade.flags[ex.key] = used
+        result = checks.library_refusal(ex, used)
+    else:
+        answer = SandboxedAnswer(box, defined[0], min(deadline, time.monotonic() + settings.cell_timeout),
+                                 settings.cell_timeout)
+        result = checks.evaluate(ex, answer, seed, brief=True)
     message = result.message
-    if defined[0] != ex.answer:
-        message += (f"\n  note:     `{ex.answer}` is not defined; the grader checked `{defined[0]}`, which the check "
-                    "line names.")
+    if defined[0] != step.names[0]:
+        message += (f"\n  note:     `{step.names[0]}`, which your check line names, is not defined; the grader "
+                    f"checked `{defined[0]}`.")
     if step.note:
         message += f"\n  note:     {step.note}"
     return result.status, (ex.points if result.passed else 0), message
-
-
