@@ -725,7 +725,8 @@ def test_answers_that_are_course_libs_own_functions_get_0_and_a_flag(tmp_path, s
     assert grade.flags == {"05.1": "course_lib.models.reparameterize", "05.2": "course_lib.models.gaussian_kl",
                            "06.2": "course_lib.latent.slerp"}
     assert "uses course_lib's own `course_lib.latent.slerp`; write it yourself" in grade.results["06.2"][2]
-    report.write_outputs([grade], keys, tmp_path / "out", "05")
+    plan = assignment.Assignment("05", {key: course_lib.checks.get(key).points for key in keys})
+    report.write_outputs(report.make_lines([grade], plan)[0], plan, tmp_path / "out")
     rows = list(csv.reader((tmp_path / "out" / "gradebook.csv").open()))
     assert rows[0][-1] == "flags" and rows[1][-1] == ("05.1 uses course_lib.models.reparameterize; 05.2 uses "
                                                        "course_lib.models.gaussian_kl; 06.2 uses course_lib.latent.slerp")
@@ -778,7 +779,8 @@ def test_an_answer_cannot_carry_the_graders_inputs_back_in_full(tmp_path, sandbo
     feedback keeps a bounded part of that (a few values, a few notes), never the inputs."""
     seed = 2**200 + 12345
     grade = _grade(tmp_path, "leaker", LEAKER, ["00.2", "00.3"], replace(FAST, seed=seed))
-    report.write_outputs([grade], ["00.2", "00.3"], tmp_path / "out", "00")
+    plan = assignment.Assignment("00", {key: course_lib.checks.get(key).points for key in ["00.2", "00.3"]})
+    report.write_outputs(report.make_lines([grade], plan)[0], plan, tmp_path / "out")
     feedback = (tmp_path / "out" / "feedback" / "leaker.md").read_text()
     seen = []
     course_lib.checks.evaluate(course_lib.checks.get("00.2"), course_lib.checks.LocalAnswer(
