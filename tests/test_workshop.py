@@ -42,16 +42,21 @@ def section(markdown: str, heading: str) -> str:
     return match[1]
 
 
+def cells(line: str) -> list[str]:
+    """The cells of one table row; an escaped pipe (\\|) stays inside its cell."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+
+
 def tables(text: str) -> list[list[dict[str, str]]]:
     """Every Markdown table in `text`, as rows of {column header: cell}."""
     found, lines = [], text.split("\n")
     i = 0
     while i < len(lines):
         if lines[i].startswith("|") and i + 1 < len(lines) and re.match(r"^\|[\s:|-]+\|$", lines[i + 1]):
-            header = [c.strip() for c in lines[i].strip("|").split("|")]
+            header = cells(lines[i])
             rows, i = [], i + 2
             while i < len(lines) and lines[i].startswith("|"):
-                rows.append(dict(zip(header, (c.strip() for c in lines[i].strip("|").split("|")))))
+                rows.append(dict(zip(header, cells(lines[i]))))
                 i += 1
             found.append(rows)
         else:
@@ -113,8 +118,7 @@ def test_every_exercise_is_set_in_class_or_as_homework_exactly_once():
     homework = re.search(r"^\*\*Homework, in order:\*\*(.*?)(?:\n\n|\Z)", text, re.M | re.S)
     assert homework, "the 3-hour plan has no '**Homework, in order:**' paragraph"
     keys = in_class(plan_rows("The 3-hour plan")) + keys_in(homework[1])
-    registered = [key for key in checks.EXERCISES if not key.startswith("00.")]  # the warm-up is set before the day
-    assert sorted(keys) == sorted(registered)
+    assert sorted(keys) == sorted(checks.EXERCISES)
 
 
 def test_the_table_parser_reads_ranges_and_catches_a_gap():
@@ -197,3 +201,65 @@ def test_the_in_class_exercises_run_with_the_homework_left_blank(name, keys, mon
     unexpected = {i: e for i, e in found.items() if i not in homework or not all(map(is_blank_exercise_error, e))}
     assert not unexpected, f"{name} with {keys} done: errors outside the homework cells:\n{describe(nb, unexpected)}"
     assert set(found) == homework
+
+
+# ---- the plans against the lessons, the self-study table and the README ------------------------------------------
+
+LESSONS = {p.name[:2]: p for p in sorted((ROOT / "notebooks").glob("0*.ipynb"))}
+WORDS_PER_MINUTE = 100  # the reading pace docs/workshop.md assumes
+
+
+def lesson_text(number: str) -> tuple[set[str], int]:
+    """The `## ` section titles (without their numbers) and the number of markdown words of lesson `number`."""
+    cells = nbformat.read(LESSONS[number], as_version=4).cells
+    markdown = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    return set(re.findall(r"^## (?:\d+\.\s*)?(.+?)\s*$", markdown, re.M)), len(re.findall(r"\w+", markdown))
+
+
+@pytest.mark.parametrize("heading", ["The 3-hour plan", "The two-session plan"])
+def test_the_sections_a_plan_names_are_sections_of_the_lesson(heading):
+    for row in plan_rows(heading):
+        if number := re.search(r"`(\d\d)_", row["notebook"]):
+            titles, _ = lesson_text(number[1])
+            named = re.findall(r"\*([^*]+)\*", row["run"] + " " + row["skip (send home)"])
+            assert set(named) <= titles, f"{row['notebook']}: no sections {set(named) - titles} in {sorted(titles)}"
+
+
+def notebook_minutes(heading: str) -> dict[str, int]:
+    """{notebook number: minutes the plan gives it}."""
+    found: dict[str, int] = {}
+    for row, (start, end) in zip(rows := plan_rows(heading), minutes(rows)):
+        if number := re.search(r"`(\d\d)_", row["notebook"]):
+            found[number[1]] = found.get(number[1], 0) + end - start
+    return found
+
+
+def self_study() -> dict[str, tuple[int, int, int]]:
+    """{step: (lesson, exercises, total) minutes} of the self-study table, the **all** row included."""
+    rows = tables(section(WORKSHOP.read_text(encoding="utf-8"), "The self-study path"))[0]
+    return {row["step"][:2] if row["step"][:2].isdigit() else "all":
+            tuple(int(re.match(r"\**(\d+) min", row[c])[1]) for c in ("lesson", "exercises", "total")) for row in rows}
+
+
+def test_the_self_study_table_adds_up_and_gives_every_lesson_its_reading_time():
+    steps = self_study()
+    total = steps.pop("all")
+    assert all(lesson + exercises == both for lesson, exercises, both in steps.values())
+    assert tuple(map(sum, zip(*steps.values()))) == total
+    for number, (lesson, _, _) in steps.items():
+        assert lesson >= lesson_text(number)[1] / WORDS_PER_MINUTE, f"lesson {number}: less than its reading time"
+
+
+def test_the_readme_syllabus_quotes_the_self_study_table_and_both_plans():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = tables(section(readme, "Syllabus"))[0]
+    steps, three_hours, two_sessions = self_study(), notebook_minutes("The 3-hour plan"), notebook_minutes(
+        "The two-session plan")
+    for row in rows:
+        number = re.search(r"notebooks/(\d\d)_", row["notebook"])[1]
+        lesson, exercises, _ = steps[number]
+        assert row["self-study (lesson + exercises)"] == f"{lesson} + {exercises} min", number
+        assert row["workshop: 3-hour plan / two sessions"] == f"{three_hours[number]} / {two_sessions[number]} min"
+    lesson, exercises, total = steps["all"]
+    assert f"{total // 60} h {total % 60} min in all ({lesson // 60} h {lesson % 60} min of lessons, " \
+           f"{exercises // 60} h {exercises % 60} min of exercises)" in " ".join(readme.split())
