@@ -4,6 +4,7 @@ a stopwatch, and count the words of what is read in class.
 
     PYTHONPATH=$PWD python benchmarks/workshop_times.py [--mode fast|full] [--plan "The 3-hour plan"]
                                                         [--only 02 05] [--json plan-fast.json]
+    python benchmarks/workshop_times.py --summarise plan-fast.json plan-full.json   # the Markdown table of the guide
 
 A plan row's `run` cell is "all" or the lesson's section titles in *italics* (the `## N. Title` headings, without
 the number); its `skip` cell names sections left out of "all". Cells before the first section (the imports) always
@@ -99,6 +100,35 @@ def in_class_exercises(name: str, keys: list[str]) -> tuple[nbformat.NotebookNod
     return nb, {i for i, source in solved.items() if checked_key(source) not in keys}
 
 
+WORDS_PER_MINUTE = 100  # the reading pace docs/workshop.md assumes
+EXERCISE_MINUTES = 6  # the allowance per in-class exercise it assumes
+
+
+def seconds(part: dict) -> float:
+    """A run's seconds: kernel start plus every cell."""
+    return part["kernel"] + sum(part["cells"].values()) if part else 0.0
+
+
+def summarise(fast: dict, full: dict, plan_mode: str) -> str:
+    """The guide's table: per notebook, words, measured run seconds in both modes, allowances, and their sum."""
+    lines = ["| notebook | words read | reading | run, fast | run, full | in-class exercises | sum, run in "
+             f"{plan_mode} mode | the plan gives |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    planned = {}
+    for row in plan_rows(fast["plan"]):
+        if number := re.search(r"`(\d\d)_", row["notebook"]):
+            start, end = [60 * int(h) + int(m) for h, m in re.findall(r"(\d+):(\d\d)", row["time"])]
+            planned[number[1]] = planned.get(number[1], 0) + end - start
+    for quick, slow in zip(fast["rows"], full["rows"]):
+        run = {mode: seconds(r["lesson"]) + seconds(r.get("exercises", {})) for mode, r in (("fast", quick),
+                                                                                            ("full", slow))}
+        reading, exercises = quick["lesson_words"] / WORDS_PER_MINUTE, EXERCISE_MINUTES * len(quick.get("in_class", []))
+        total = reading + exercises + run[plan_mode] / 60
+        lines.append(f"| {quick['notebook']} | {quick['lesson_words']:,} | {reading:.1f} min | {run['fast']:.0f} s | "
+                     f"{run['full']:.0f} s | {len(quick.get('in_class', []))} × {EXERCISE_MINUTES} min | "
+                     f"{total:.1f} min | {planned[quick['notebook']]} min |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=["full", "fast"], default="fast")
@@ -106,7 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=[], help="notebook numbers, e.g. 02 05 (default: all)")
     parser.add_argument("--cell-timeout", type=int, default=1800)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--summarise", nargs=2, type=Path, metavar=("FAST_JSON", "FULL_JSON"),
+                        help="print the guide's table from two earlier runs of one plan, and run nothing")
+    parser.add_argument("--plan-mode", choices=["full", "fast"], default="fast", help="the mode the plan runs in")
     args = parser.parse_args(argv)
+    if args.summarise:
+        fast, full = (json.loads(path.read_text()) for path in args.summarise)
+        print(summarise(fast, full, args.plan_mode))
+        return 0
     os.environ.update(COURSE_DEVICE="cpu", MPLBACKEND="Agg")
     os.environ.pop("COURSE_FAST", None) if args.mode == "full" else os.environ.update(COURSE_FAST="1")
 
