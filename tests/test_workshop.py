@@ -164,18 +164,21 @@ def describe(nb: nbformat.NotebookNode, found: dict[str, list]) -> str:
                      for cell_id, errs in found.items() for e in errs)
 
 
-@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
-def test_an_exercise_notebook_as_generated_runs_except_its_blank_exercises(path, monkeypatch):
-    blanks = exercise_cells(path.name)
-    nb = execute(nbformat.read(path, as_version=4), monkeypatch)
-    found = errors(nb)
-    unexpected = {i: e for i, e in found.items() if i not in blanks or not all(map(is_blank_exercise_error, e))}
-    assert not unexpected, f"{path.name}: errors outside the blank exercise cells:\n{describe(nb, unexpected)}"
-    assert set(found) == set(blanks), f"{path.name}: blank exercises that did not raise: {set(blanks) - set(found)}"
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "yours_or_reference(" in cell.source:
-            said = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-            assert "raised NotImplementedError" in said, f"{path.name}: cell {cell['id']} did not say it fell back"
+class TestEveryExerciseBlank:
+    """A class of its own, so that pytest-xdist's --dist loadscope runs it beside the in-class subset."""
+
+    @pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+    def test_an_exercise_notebook_as_generated_runs_except_its_blank_exercises(self, path, monkeypatch):
+        blanks = exercise_cells(path.name)
+        nb = execute(nbformat.read(path, as_version=4), monkeypatch)
+        found = errors(nb)
+        unexpected = {i: e for i, e in found.items() if i not in blanks or not all(map(is_blank_exercise_error, e))}
+        assert not unexpected, f"{path.name}: errors outside the blank exercise cells:\n{describe(nb, unexpected)}"
+        assert set(found) == set(blanks), f"{path.name}: blank exercises that did not raise: {set(blanks) - set(found)}"
+        for cell in nb.cells:
+            if cell.cell_type == "code" and "yours_or_reference(" in cell.source:
+                said = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+                assert "raised NotImplementedError" in said, f"{path.name}: cell {cell['id']} did not say it fell back"
 
 
 def plan_in_class() -> dict[str, list[str]]:
@@ -185,22 +188,25 @@ def plan_in_class() -> dict[str, list[str]]:
     return {names[nb]: [k for k in keys if k[:2] == nb] for nb in sorted({k[:2] for k in keys})}
 
 
-@pytest.mark.parametrize("name, keys", sorted(plan_in_class().items()), ids=lambda v: v if isinstance(v, str) else "")
-def test_the_in_class_exercises_run_with_the_homework_left_blank(name, keys, monkeypatch):
-    solution_sources = exercise_cells(name)
-    nb = nbformat.read(ROOT / "exercises" / name, as_version=4)
-    filled = set()
-    for cell in nb.cells:
-        if cell["id"] in solution_sources and checked_key(solution_sources[cell["id"]]) in keys:
-            cell.source = solution_sources[cell["id"]]
-            filled.add(checked_key(cell.source))
-    assert filled == set(keys), f"{name}: no exercise cell checks {set(keys) - filled}"
-    nb = execute(nb, monkeypatch)
-    found = errors(nb)
-    homework = {i for i, source in solution_sources.items() if checked_key(source) not in keys}
-    unexpected = {i: e for i, e in found.items() if i not in homework or not all(map(is_blank_exercise_error, e))}
-    assert not unexpected, f"{name} with {keys} done: errors outside the homework cells:\n{describe(nb, unexpected)}"
-    assert set(found) == homework
+class TestTheInClassSubset:
+    """The 3-hour plan's in-class exercises done, its homework blank."""
+
+    @pytest.mark.parametrize("name, keys", sorted(plan_in_class().items()), ids=lambda v: v if isinstance(v, str) else "+".join(v))
+    def test_the_in_class_exercises_run_with_the_homework_left_blank(self, name, keys, monkeypatch):
+        solution_sources = exercise_cells(name)
+        nb = nbformat.read(ROOT / "exercises" / name, as_version=4)
+        filled = set()
+        for cell in nb.cells:
+            if cell["id"] in solution_sources and checked_key(solution_sources[cell["id"]]) in keys:
+                cell.source = solution_sources[cell["id"]]
+                filled.add(checked_key(cell.source))
+        assert filled == set(keys), f"{name}: no exercise cell checks {set(keys) - filled}"
+        nb = execute(nb, monkeypatch)
+        found = errors(nb)
+        homework = {i for i, source in solution_sources.items() if checked_key(source) not in keys}
+        unexpected = {i: e for i, e in found.items() if i not in homework or not all(map(is_blank_exercise_error, e))}
+        assert not unexpected, f"{name} with {keys} done: errors outside the homework cells:\n{describe(nb, unexpected)}"
+        assert set(found) == homework
 
 
 # ---- the plans against the lessons, the self-study table and the README ------------------------------------------
