@@ -17,6 +17,8 @@ Modules:
 - `checks`: exercise-check machinery (registry, `check`, the plain-data channel); learners' instant feedback and
   the grader run the same exercise definitions
 - `checks_00` ... `checks_06`: each notebook's exercise definitions
+- `reference`: course_lib's answer to every exercise, and `yours_or_reference`, which lets an exercise notebook's
+  other cells run while an exercise is blank
 - `make_exercises`: generates exercises/ from solutions/ (`python -m course_lib.make_exercises [--check]`)
 - `pretrained`: the committed checkpoints: finding, loading and remaking them (`python -m course_lib.pretrained [faces]`)
 - `grading/`: the instructor's grader, a subpackage of its own (`python -m course_lib.grading SUBMISSIONS --out OUT`):
