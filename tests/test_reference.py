@@ -13,7 +13,8 @@ def test_there_is_one_reference_for_every_registered_exercise():
 
 @pytest.mark.parametrize("key", sorted(REFERENCES))
 def test_each_reference_passes_its_exercises_check(key):
-    result = checks.run_check(key, REFERENCES[key])
+    # evaluated directly: the references are course_lib's own, which `check` refuses from a learner by design
+    result = checks.evaluate(checks.get(key), checks.LocalAnswer(REFERENCES[key]))
     assert result.passed, result.message
 
 
