@@ -40,13 +40,15 @@ How to define an exercise (in `course_lib/checks_NN.py`, for notebook NN):
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -94,18 +96,40 @@ class Exercise:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One weighted part of a test (see `part`): its name, weight, and the failure that stopped it (None: passed)."""
+
+    name: str
+    weight: float
+    failure: CheckFailure | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None
+
+
+@dataclass(frozen=True)
 class Result:
-    """The outcome of one check; `message` is what the learner reads."""
+    """The outcome of one check; `message` is what the learner reads. `points` is `max_points` for a pass, the
+    passed parts' share of it (see `part`, rounded to 2 decimals) for a partly right answer, else 0."""
 
     key: str
     status: str
     message: str
-    points: int
+    points: float
     max_points: int
+    parts: tuple[Part, ...] = ()
 
     @property
     def passed(self) -> bool:
         return self.status == PASSED
+
+    @property
+    def fraction(self) -> float:
+        """The share of the parts' weight that passed (1 for a pass, 0 for a failure outside every part)."""
+        if self.passed or not self.parts or self.status == NOT_DONE:
+            return float(self.passed)
+        return sum(p.weight for p in self.parts if p.passed) / sum(p.weight for p in self.parts)
 
 
 class ExerciseNotPassed(Exception):
@@ -207,12 +231,46 @@ def seed_for(seed: int, key: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") >> 1
 
 
+_PARTS: contextvars.ContextVar[list[Part] | None] = contextvars.ContextVar("parts", default=None)
+
+
+@contextmanager
+def part(name: str, weight: float = 1) -> Iterator[None]:
+    """One weighted part of an exercise's test (partial credit): `with part("threshold 0.5"): ...`.
+
+    A CheckFailure inside the block (or an error comparing what came back) fails this part only; the test goes
+    on with the next one. An answer that passes some parts earns that share of the weights of the exercise's
+    points. NotImplementedError and CheckAborted pass through; a failure outside every part fails the whole test.
+    Make each part one the answer can only pass by computing something right: a part that a constant or an
+    always-raising answer passes (an all-zero result, an error for bad input) should also check a real case.
+    """
+    if not weight > 0:
+        raise ValueError(f"part {name!r}: weight={weight!r} must be positive")
+    parts = _PARTS.get()
+    if parts is None:  # outside `evaluate` (a test called by hand): plain code
+        yield
+        return
+    try:
+        yield
+    except (NotImplementedError, CheckAborted):
+        raise
+    except CheckFailure as fail:
+        parts.append(Part(name, weight, fail))
+    except Exception as err:  # the answer returned data the test could not use
+        parts.append(Part(name, weight, CheckFailure(name, "a result the check can use",
+                                                     f"{type(err).__name__}: {short(str(err))}")))
+    else:
+        parts.append(Part(name, weight))
+
+
 def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED) -> Result:
     """Run exercise `ex`'s test on `answer`, drawing inputs with `seed`; never raises for a wrong answer.
 
     `CheckAborted` (the answer can no longer be called, e.g. the grader's sandbox stopped) is passed on.
     """
     key = ex.key
+    parts: list[Part] = []
+    token = _PARTS.set(parts)
     try:
         ex.test(answer, torch.Generator().manual_seed(seed_for(seed, key)))
     except CheckAborted:
@@ -221,15 +279,32 @@ def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED) -> Result:
         message = f"[{key}] {ex.title}: not done yet. Replace the `raise NotImplementedError` with your code."
         return Result(key, NOT_DONE, message + (f"\nHint: {ex.hint}" if ex.hint else ""), 0, ex.points)
     except CheckFailure as fail:
-        hint = fail.hint or ex.hint
-        message = (f"[{key}] {ex.title}: not right yet.\n  tried:    {fail.tried}\n"
-                   f"  expected: {short(fail.expected)}\n  got:      {short(fail.got)}")
-        return Result(key, FAILED, message + (f"\n  hint:     {hint}" if hint else ""), 0, ex.points)
+        return Result(key, FAILED, _failure_message(ex, fail, "not right yet", parts), 0, ex.points)
     except Exception as err:  # the answer returned data the test could not use: one line, not a traceback
         message = (f"[{key}] {ex.title}: what your code returned could not be checked ({type(err).__name__}: "
                    f"{short(str(err))})" + (f"\n  hint:     {ex.hint}" if ex.hint else ""))
         return Result(key, FAILED, message, 0, ex.points)
-    return Result(key, PASSED, f"[{key}] {ex.title}: passed ({ex.points}/{ex.points}).", ex.points, ex.points)
+    finally:
+        _PARTS.reset(token)
+    failed = [p for p in parts if not p.passed]
+    if failed:
+        result = Result(key, FAILED, "", 0, ex.points, tuple(parts))
+        points = min(round(ex.points * result.fraction, 2), ex.points - 0.01)  # never full points for a failure
+        verdict = (f"partly right ({points:g}/{ex.points} points: {len(parts) - len(failed)} of {len(parts)} "
+                   "parts)" if points > 0 else "not right yet")
+        return Result(key, FAILED, _failure_message(ex, failed[0].failure, verdict, parts), points, ex.points,
+                      tuple(parts))
+    return Result(key, PASSED, f"[{key}] {ex.title}: passed ({ex.points}/{ex.points}).", ex.points, ex.points,
+                  tuple(parts))
+
+
+def _failure_message(ex: Exercise, fail: CheckFailure, verdict: str, parts: list[Part]) -> str:
+    """The learner's message: the verdict, each part that ran (passed or not), and the first failure in full."""
+    hint = fail.hint or ex.hint
+    lines = [f"[{ex.key}] {ex.title}: {verdict}."]
+    lines += [f"  {'passed' if p.passed else 'FAILED'}:   {p.name}" for p in parts]
+    lines += [f"  tried:    {fail.tried}", f"  expected: {short(fail.expected)}", f"  got:      {short(fail.got)}"]
+    return "\n".join(lines + ([f"  hint:     {hint}"] if hint else []))
 
 
 def run_check(key: str, answer: Any) -> Result:
