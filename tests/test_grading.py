@@ -4,6 +4,7 @@ Each hostile submission attacks one line of the threat model in docs/instructors
 must finish with the exact gradebook below, leave every file it was given byte-identical, and leave no process.
 """
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -575,6 +576,55 @@ def test_without_a_sandbox_the_gradebook_and_every_feedback_file_say_so(tmp_path
     rows = list(csv.reader((tmp_path / "out" / "gradebook.csv").open()))
     assert rows[0][-1] == "note" and rows[1][:6] == ["a", "2", "1", "1", "4", "4"] and "WITHOUT a sandbox" in rows[1][-1]
     assert "WITHOUT a sandbox" in (tmp_path / "out" / "feedback" / "a.md").read_text()
+
+
+def test_resume_regrades_the_records_that_other_checks_made(tmp_path, monkeypatch):
+    """Issue 20: after 00.1's points changed, --resume kept the old grades (4/4 became 4/5 instead of 5/5)."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "alice.ipynb").write_text(notebook(IMPORTS, HONEST["mean_image"], STUB["binarise"],
+                                                          STUB["on_fraction"]))
+    settings = submission.Settings(cell_timeout=30, limits=LIMITS, sandbox=False)  # records, not the sandbox
+
+    def grade(resume: bool) -> tuple[list[list[str]], list[str]]:
+        said = []
+        batch.grade_folder(tmp_path / "in", tmp_path / "out", settings=settings, jobs=1, resume=resume,
+                           log=said.append)
+        return list(csv.reader((tmp_path / "out" / "gradebook.csv").open())), said
+
+    rows, _ = grade(resume=False)
+    before = batch.checks_version("00", ["00.1", "00.2", "00.3"])
+    assert rows[0][:7] == ["student", "00.1", "00.2", "00.3", "total", "max", "checks"]
+    assert rows[1][:7] == ["alice", "2", "0", "0", "2", "4", before] and before.startswith(course_lib.__version__ + "+")
+    record = json.loads(next((tmp_path / "out" / ".grading" / "graded").glob("*.json")).read_text())
+    assert record["checks"] == before
+    assert f"Graded by the checks {before}." in (tmp_path / "out" / "feedback" / "alice.md").read_text()
+    rows, said = grade(resume=True)  # nothing changed: the record is reused
+    assert f"regrading 0 records made by other checks than this run's ({before})" in said
+    assert any("grading 0 of 1" in line for line in said)
+    ex = submission.checks.get("00.1")
+    monkeypatch.setitem(submission.checks._EXERCISES, "00.1", dataclasses.replace(ex, points=3))
+    after = batch.checks_version("00", ["00.1", "00.2", "00.3"])
+    assert after != before
+    rows, said = grade(resume=True)
+    assert f"regrading 1 records made by other checks than this run's ({after})" in said
+    assert any("grading 1 of 1" in line for line in said)
+    assert rows[1][:7] == ["alice", "3", "0", "0", "3", "5", after]
+
+
+def test_a_partly_right_answer_gets_part_of_the_points_and_its_feedback_lists_the_parts(tmp_path):
+    (tmp_path / "in").mkdir()
+    wrong_edge = HONEST["binarise"].replace("images > threshold", "images >= threshold")
+    assert wrong_edge != HONEST["binarise"]
+    (tmp_path / "in" / "bob.ipynb").write_text(notebook(IMPORTS, STUB["mean_image"], wrong_edge, STUB["on_fraction"]))
+    settings = submission.Settings(cell_timeout=30, limits=LIMITS, sandbox=False)
+    [grade] = batch.grade_folder(tmp_path / "in", tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
+    assert [grade.results[key][1] for key in ("00.1", "00.2", "00.3")] == [0, 0.8, 0] and grade.total == 0.8
+    rows = list(csv.reader((tmp_path / "out" / "gradebook.csv").open()))
+    assert rows[1][:6] == ["bob", "0", "0.8", "0", "0.8", "4"]
+    feedback = (tmp_path / "out" / "feedback" / "bob.md").read_text()
+    assert "# Feedback for bob: 0.8/4 points" in feedback and "## 00.2 binarise images at a threshold: 0.8/1" in feedback
+    assert "partly right (0.8/1 points: 4 of 5 parts)" in feedback
+    assert "FAILED:   a pixel equal to the threshold is off" in feedback and "passed:   threshold 0.5" in feedback
 
 
 def test_where_no_sandbox_can_start_the_grader_refuses_and_says_how_to_get_one(tmp_path, monkeypatch, capsys):

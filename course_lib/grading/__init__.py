@@ -8,7 +8,9 @@ SUBMISSIONS is a folder or .zip: a platform's download, `<student>.ipynb` files 
 detects which, reads each student's latest attempt and lists every file it did not grade in OUT_DIR/ingest.csv).
 Writes OUT_DIR/gradebook.csv (student, points per exercise, total, max) and OUT_DIR/feedback/<student>.md, both
 atomically and only once every submission's sandbox has ended; OUT_DIR/.grading/ keeps the run's secret seed and
-each graded student's record, so a rerun gives the same gradebook and `--resume` grades only those not yet done.
+each graded student's record, so a rerun gives the same gradebook and `--resume` grades only those not yet done
+(or graded by other checks: each record and the gradebook's `checks` column name the checks version,
+`batch.checks_version`).
 
 How a submission is graded (the threat model and what the sandbox does and does not protect: docs/instructors.md):
 - Its code cells run in order, without the learner's `check("KEY", name)` lines, in a fresh runner
@@ -19,7 +21,8 @@ How a submission is graded (the threat model and what the sandbox does and does 
   defining the exercise's answer, e.g. `def mean_image`), the grader runs exercise KEY's test here, in its own
   process, with inputs drawn from the run's secret seed. The test only *calls* the answer inside the sandbox,
   through a pipe that carries plain data, and compares what comes back with values it computed itself.
-- Points come from the grader's registry: an exercise's points if its test passed, else 0.
+- Points come from the grader's registry: an exercise's points if its test passed, the share of them its passed
+  parts weigh if it passed some (`checks.part`; rounded to 2 decimals, never the full points), else 0.
 
 Modules, one per stage of the instructor's path:
 - `ingest`: the platforms' downloads, one submission per student, each with a safe key

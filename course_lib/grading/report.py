@@ -25,15 +25,22 @@ def fenced(text: str) -> str:
     return f"{fence}\n{text}\n{fence}"
 
 
+def points(value: float) -> str:
+    """Points as the gradebook writes them: up to 2 decimals, no trailing zeros (2, 0.5, 1.33)."""
+    return f"{round(value, 2):g}"
+
+
 def write_outputs(grades: list[Grade], keys: list[str], out: Path, assignment: str, sandboxed: bool = True) -> None:
     """OUT/feedback/<student>.md, then OUT/gradebook.csv, each written atomically."""
     maximum = sum(checks.get(key).points for key in keys)
     for g in grades:
-        lines = [f"# Feedback for {g.student}: {g.total}/{maximum} points (notebook {assignment})", ""]
+        lines = [f"# Feedback for {g.student}: {points(g.total)}/{maximum} points (notebook {assignment})", ""]
         lines += [] if sandboxed else [f"**Note:** {NO_SANDBOX}.", ""]
+        lines += [f"Graded by the checks {g.checks}.", ""] if g.checks else []
         for key in keys:
-            status, points, message = g.results[key]
-            lines += [f"## {key} {checks.get(key).title}: {points}/{checks.get(key).points}", "", fenced(message), ""]
+            status, got, message = g.results[key]
+            lines += [f"## {key} {checks.get(key).title}: {points(got)}/{checks.get(key).points}", "", fenced(message),
+                      ""]
         if g.notes:
             lines += ["## What else happened when your notebook ran", "",
                       fenced("\n".join(f"- {note}" for note in g.notes)), ""]
@@ -41,10 +48,10 @@ def write_outputs(grades: list[Grade], keys: list[str], out: Path, assignment: s
         write_atomic(out / "feedback" / f"{g.student}.md", text.encode("utf-8", "replace"))
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["student", *keys, "total", "max"] + ([] if sandboxed else ["note"]))
+    writer.writerow(["student", *keys, "total", "max", "checks"] + ([] if sandboxed else ["note"]))
     for g in grades:
-        writer.writerow([safe_cell(g.student), *(g.results[key][1] for key in keys), g.total, maximum]
-                        + ([] if sandboxed else [NO_SANDBOX]))
+        writer.writerow([safe_cell(g.student), *(points(g.results[key][1]) for key in keys), points(g.total), maximum,
+                         safe_cell(g.checks)] + ([] if sandboxed else [NO_SANDBOX]))
     write_atomic(out / "gradebook.csv", table.getvalue().encode("utf-8", "replace"))
 
 

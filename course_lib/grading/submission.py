@@ -28,15 +28,19 @@ class Settings:
 
 @dataclass
 class Grade:
-    """One student's grade: per exercise (status, points, message), and notes on what went wrong."""
+    """One student's grade: per exercise (status, points, message), notes on what went wrong, and which checks
+    graded it (`batch.checks_version`; empty until the batch sets it)."""
 
     student: str
-    results: dict[str, tuple[str, int, str]]
+    results: dict[str, tuple[str, float, str]]
     notes: list[str] = field(default_factory=list)
+    checks: str = ""
 
     @property
-    def total(self) -> int:
-        return sum(points for _, points, _ in self.results.values())
+    def total(self) -> float:
+        """The points of all exercises, to 2 decimals (partial credit); a whole number as an int."""
+        total = round(sum(points for _, points, _ in self.results.values()), 2)
+        return int(total) if total == int(total) else total
 
 
 class _Stop(checks.CheckAborted):
@@ -147,7 +151,7 @@ def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadli
             grade.notes.append(note)
 
 
-def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float) -> tuple[str, int, str]:
+def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float) -> tuple[str, float, str]:
     """(status, points, message) of exercise step.key, its test run here on the answer in the sandbox."""
     ex = checks.get(step.key)
     found = box.request({"op": "lookup", "names": list(step.names)}, settings.cell_timeout)
@@ -167,6 +171,6 @@ def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float) -> tup
                     "line names.")
     if step.note:
         message += f"\n  note:     {step.note}"
-    return result.status, (ex.points if result.passed else 0), message
+    return result.status, result.points, message
 
 
