@@ -627,6 +627,49 @@ def test_a_partly_right_answer_gets_part_of_the_points_and_its_feedback_lists_th
     assert "FAILED:   a pixel equal to the threshold is off" in feedback and "passed:   threshold 0.5" in feedback
 
 
+FORGED_PROBE = notebook(IMPORTS, STUB["mean_image"], """import course_lib.checks as checks
+def unchanged(answer, *args):  # what the real probe would report for a binarise that copies its input
+    return {"result": answer(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args]), "args": list(args)}
+checks.inputs_after = unchanged""", """def binarise(images, threshold=0.5):
+    images[images <= threshold] = 0.0  # right values, written into the input
+    images[images > threshold] = 1.0
+    return images""", 'check("00.2", binarise)', STUB["on_fraction"])
+
+
+def test_a_forged_probe_no_longer_earns_points(tmp_path, sandbox_works):
+    """Issue 20: replacing the probe `checks.inputs_after` in another cell earned 00.2's point for a binarise that
+    writes into its input. The probe now runs in a fresh sandbox on binarise rebuilt from its definition alone."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "mallory.ipynb").write_text(FORGED_PROBE)
+    started = []
+
+    class Recorded(sandbox.Sandbox):
+        def __enter__(self):
+            started.append(self.notebook)
+            return super().__enter__()
+
+    settings = submission.Settings(cell_timeout=CELL_TIMEOUT, limits=LIMITS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(submission, "Sandbox", Recorded)
+        [grade] = batch.grade_folder(tmp_path / "in", tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
+    status, points, message = grade.results["00.2"]
+    assert points == 0.8 and "FAILED:   a new tensor: the input is left unchanged" in message, message
+    assert "images modified in place" in message
+    assert len(started) == 2 and started[1] is None  # the submission's sandbox, then one fresh one for its probes
+
+
+def test_the_definitions_that_rebuild_an_answer_leave_out_every_other_statement():
+    cells = ["%matplotlib inline\nimport torch; stolen = open('/etc/hostname').read()\nfrom torch import nn",
+             "@torch.no_grad()\ndef f(x,\n      k=2):\n    return x * k  # μ\n\n\nprint(f(1))\nf.__code__ = None",
+             "class Net(nn.Module):\n    pass\nSIZES = [16, 32]\ng = f\nh = lambda x: x\nn = Net()\n"
+             "import course_lib.checks as c; c.inputs_after = h\nfor i in range(3):\n    g(i)",
+             "def broken(:"]
+    assert reading.definitions(cells) == [
+        "import torch", "from torch import nn", "@torch.no_grad()\ndef f(x,\n      k=2):\n    return x * k",
+        "class Net(nn.Module):\n    pass", "SIZES = [16, 32]", "g = f", "h = lambda x: x",
+        "import course_lib.checks as c"]
+
+
 def test_where_no_sandbox_can_start_the_grader_refuses_and_says_how_to_get_one(tmp_path, monkeypatch, capsys):
     _tiny_batch(tmp_path, ["a"])
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it

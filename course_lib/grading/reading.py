@@ -164,3 +164,45 @@ def describe_cell(index: int, source: str) -> str:
     return f'code cell {index + 1} ("{first[:40]}{"..." if len(first) > 40 else ""}")'
 
 
+
+
+def definitions(sources: list[str]) -> list[str]:
+    """The statements of these cells that define things, in order, each as its own source: imports, `def`s and
+    `class`es (with their decorators), and names bound to a literal, a lambda or another name (`f = g`,
+    `SIZES = [16, 32]`). Nothing else: no call, loop or other statement at a cell's top level.
+
+    The grader rebuilds an answer from these alone, in a sandbox that has run no other code of the submission, to
+    probe it (see submission.ProbeSandbox). A cell that cannot be parsed gives nothing.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    kept = []
+    for source in sources:
+        try:
+            text = TransformerManager().transform_cell(source)
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        lines = text.encode().splitlines(keepends=True)  # ast's column offsets count UTF-8 bytes
+        for node in tree.body:
+            if _defines(node):
+                first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+                chunk = lines[first - 1:node.end_lineno]
+                chunk[-1] = chunk[-1][:node.end_col_offset]
+                chunk[0] = chunk[0][0 if first < node.lineno else node.col_offset:]
+                kept.append(b"".join(chunk).decode())
+    return kept
+
+
+def _defines(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+        if isinstance(node.value, (ast.Lambda, ast.Name, ast.Attribute)):
+            return True
+        try:
+            ast.literal_eval(node.value)
+            return True
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+    return False

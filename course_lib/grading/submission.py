@@ -8,7 +8,7 @@ from typing import Callable
 
 from course_lib import checks
 from course_lib.grading.sandbox import Limits, Sandbox, SandboxStopped
-from course_lib.grading.reading import Step, describe_cell, plan, read_code_cells
+from course_lib.grading.reading import Step, definitions, describe_cell, plan, read_code_cells
 
 INTERRUPT_GRACE = 10  # seconds the runner gets to come back after its cell was interrupted
 
@@ -75,6 +75,77 @@ class SandboxedAnswer(checks.Answer):
         return checks.encode(reply)
 
 
+class ProbeSandbox:
+    """A second, fresh sandbox for one submission's probes (facts about an answer: is its input unchanged, its
+    layers, its gradients), started at the submission's first probe and shared by all of them.
+
+    It runs no cell of the notebook. Before an exercise's first probe it forgets what it defined before (%reset)
+    and runs only the definitions (`reading.definitions`: imports, def, class, names bound to literals, lambdas or
+    names) of the cells up to the one where the exercise is due, which rebuilds the answer from its source; the
+    probe then runs there. What a submission's other code does (replacing the probe, patching torch) cannot reach
+    it. Its failures (a definition or a probe running too long, the rebuilt answer crashing it) fail that probe's
+    check part, not the submission.
+    """
+
+    def __init__(self, settings: Settings, cells: list[str], on_start: Callable[[Sandbox], None]) -> None:
+        self.settings, self.cells, self.on_start = settings, cells, on_start
+        self.box: Sandbox | None = None
+        self.rebuilt: str | None = None  # the exercise whose answer the box holds now
+
+    def call(self, step: Step, name: str, request: dict, tried: str) -> dict:
+        """The reply to a probe request on `name`, rebuilt from the definitions up to step.index's cell."""
+        seconds = self.settings.cell_timeout
+        try:
+            if self.box is None:
+                self.box = Sandbox(self.settings.limits, fast=self.settings.fast, hidden=list(self.settings.hidden),
+                                   sandbox=self.settings.sandbox).__enter__()
+                self.on_start(self.box)
+                self.rebuilt = None
+            if self.rebuilt != step.key:
+                for source in ["%reset -f", *definitions(self.cells[:step.index + 1])]:
+                    if self.box.request({"op": "run", "source": source}, seconds) is None:
+                        self.close()
+                        raise checks.CheckFailure(tried, f"`{name}` rebuilt from its definition within {seconds:g} s",
+                                                  f"`{source.splitlines()[0][:60]}` ran longer")
+                self.rebuilt = step.key
+                found = self.box.request({"op": "lookup", "names": [name]}, seconds)
+                if not isinstance(found, dict) or found.get("names") != [name]:
+                    self.rebuilt = None
+                    raise checks.CheckFailure(
+                        tried, f"`{name}` defined by the notebook's imports, def and class statements alone",
+                        "it is not defined that way", f"To examine `{name}`, the grader rebuilds it in a fresh process "
+                        "from the notebook's imports, def and class statements only; define it (and what it uses) "
+                        "with def or class.")
+            reply = self.box.request(dict(request, op="call", name=name), seconds)
+        except SandboxStopped as stopped:
+            self.close()
+            raise checks.CheckFailure(tried, "a result", f"the answer, rebuilt alone, stopped its sandbox: {stopped}")
+        if reply is None:
+            self.close()
+            raise checks.CheckFailure(tried, f"a result within {seconds:g} s", "none: it was stopped",
+                                      "is there an endless loop in your code?")
+        return reply
+
+    def close(self) -> None:
+        if self.box is not None:
+            self.box.close()
+            self.box, self.rebuilt = None, None
+
+
+class ProbedAnswer(SandboxedAnswer):
+    """A SandboxedAnswer whose probes go to the submission's ProbeSandbox instead of its own sandbox."""
+
+    def __init__(self, box: Sandbox, name: str, deadline: float, cell_timeout: float, probes: ProbeSandbox,
+                 step: Step) -> None:
+        super().__init__(box, name, deadline, cell_timeout)
+        self.probes, self.step = probes, step
+
+    def _exchange(self, request: dict, tried: str) -> bytes:
+        if not request["probe"]:
+            return super()._exchange(request, tried)
+        return checks.encode(self.probes.call(self.step, self.name, request, tried))
+
+
 def grade_notebook(path: Path | None, student: str, keys: list[str], settings: Settings = Settings(),
                    on_start: Callable[[Sandbox], None] = lambda box: None) -> Grade:
     """Grade one submission (see the module docstring); never raises because of what the submission does."""
@@ -94,10 +165,14 @@ def grade_notebook(path: Path | None, student: str, keys: list[str], settings: S
     except Exception as err:
         return zero_rest(f"the notebook could not be read ({type(err).__name__}: {' '.join(str(err).split())[:200]}).")
     try:
+        probes = ProbeSandbox(settings, [step.source for step in steps if step.key is None], on_start)
         with Sandbox(settings.limits, fast=settings.fast, hidden=list(settings.hidden), notebook=path,
                      sandbox=settings.sandbox) as box:
             on_start(box)
-            stop = _run(box, steps, grade, settings)
+            try:
+                stop = _run(box, steps, grade, settings, probes)
+            finally:
+                probes.close()
     except SandboxStopped as err:
         stop = f"its sandbox did not start ({err})."
     except Exception as err:  # the grader's own machinery failed: say so, keep the batch going
@@ -107,7 +182,8 @@ def grade_notebook(path: Path | None, student: str, keys: list[str], settings: S
     return zero_rest(stop or "the grader's check did not report a result.")
 
 
-def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings) -> str:
+def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings,
+         probes: ProbeSandbox | None = None) -> str:
     """Run the steps in the sandbox; fill grade.results and grade.notes; return why grading stopped early."""
     deadline = time.monotonic() + settings.timeout
     for step in steps:
@@ -118,7 +194,7 @@ def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings) -> s
             if step.key is None:
                 _run_cell(box, step, grade, settings, deadline)
             else:
-                grade.results[step.key] = _grade(box, step, settings, deadline)
+                grade.results[step.key] = _grade(box, step, settings, deadline, probes)
         except _Stop as stop:
             if step.key is not None:
                 grade.results[step.key] = (checks.FAILED, 0, f"[{step.key}] {checks.get(step.key).title}: {stop}")
@@ -151,7 +227,8 @@ def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadli
             grade.notes.append(note)
 
 
-def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float) -> tuple[str, float, str]:
+def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float,
+           probes: ProbeSandbox | None = None) -> tuple[str, float, str]:
     """(status, points, message) of exercise step.key, its test run here on the answer in the sandbox."""
     ex = checks.get(step.key)
     found = box.request({"op": "lookup", "names": list(step.names)}, settings.cell_timeout)
@@ -164,6 +241,8 @@ def _grade(box: Sandbox, step: Step, settings: Settings, deadline: float) -> tup
                                   "cell that defines it raised an error or was removed.")
     answer = SandboxedAnswer(box, defined[0], min(deadline, time.monotonic() + settings.cell_timeout),
                              settings.cell_timeout)
+    if probes is not None:  # facts about the answer come from a sandbox where no other code of it ran
+        answer = ProbedAnswer(box, answer.name, answer.deadline, answer.cell_timeout, probes, step)
     result = checks.evaluate(ex, answer, settings.seed)
     message = result.message
     if defined[0] != ex.answer:
