@@ -33,7 +33,10 @@ How to define an exercise (in `course_lib/checks_NN.py`, for notebook NN):
   there a gradient path), use a probe: `answer.probe(_probe_encoder, latent_dim, x, tried=...)` runs the
   module-level function `_probe_encoder(learner_answer, latent_dim, x)` of a `course_lib.checks*` module next to
   the answer and returns its result, which must be plain data (outputs on the given inputs, parameter counts,
-  whether gradients exist, ...). A probe only gathers facts; every comparison happens in the test.
+  whether gradients exist, ...). A probe only gathers facts; every comparison happens in the test. The grader
+  runs probes in a fresh sandbox, on the answer rebuilt from its definition alone (grading/submission.py).
+- Partial credit: wrap independent cases in `with part("threshold 0.5", weight=1):`. A failing part is recorded
+  and the test goes on; an answer that passes some parts earns their share of the points (see `part`).
 - (c) Comparing: raise `CheckFailure(tried, expected, got, hint)` on a wrong answer, or use `expect_close`. The
   test must not trust anything but the returned plain data; it is the same code in `check` and in the grader, so
   the two never disagree on an honest answer.
@@ -242,7 +245,8 @@ def part(name: str, weight: float = 1) -> Iterator[None]:
     on with the next one. An answer that passes some parts earns that share of the weights of the exercise's
     points. NotImplementedError and CheckAborted pass through; a failure outside every part fails the whole test.
     Make each part one the answer can only pass by computing something right: a part that a constant or an
-    always-raising answer passes (an all-zero result, an error for bad input) should also check a real case.
+    always-raising answer passes (an all-zero result, an error for bad input) should also check a real case, and
+    a part's inputs should come from `rng` (fixed inputs are public and could be answered from a table).
     """
     if not weight > 0:
         raise ValueError(f"part {name!r}: weight={weight!r} must be positive")

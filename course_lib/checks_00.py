@@ -37,6 +37,16 @@ def _test_mean_image(answer: Answer, rng: torch.Generator) -> None:
                            "an empty class has no mean; raise ValueError(...) with a message naming the label")
 
 
+def _at_threshold(rng: torch.Generator, images: int, pixels: int) -> tuple[float, torch.Tensor]:
+    """A threshold k/8 and `images` images of `pixels` (>= 2) pixels, each the threshold or 1/8 on either side of it:
+    the first pixel of each image exactly the threshold, the second above it; shape (images, 1, 1, pixels). Drawn,
+    not fixed: a part with fixed inputs could be answered from a table."""
+    threshold = int(torch.randint(2, 7, (1,), generator=rng)) / 8
+    offsets = torch.randint(-1, 2, (images, pixels), generator=rng)
+    offsets[:, :2] = torch.tensor([0, 1])
+    return threshold, (threshold + offsets / 8).float().reshape(images, 1, 1, pixels)
+
+
 @exercise("00.2", "binarise images at a threshold", answer="binarise",
           hint="a pixel is on (1.0) when it is strictly brighter than the threshold and off (0.0) otherwise; "
                "return a new float tensor of the same shape",
@@ -60,10 +70,11 @@ def _test_binarise(answer: Answer, rng: torch.Generator) -> None:
         threshold_case(0.0)
         threshold_case(1.0)
     with part("a pixel equal to the threshold is off"):
-        edge = torch.tensor([0.25, 0.5, 0.75]).reshape(1, 1, 1, 3)
-        tried = "binarise(pixels [0.25, 0.5, 0.75], threshold=0.5): a pixel equal to the threshold is off"
-        expect_close(answer(edge, 0.5, tried=tried), torch.tensor([0.0, 0.0, 1.0]).reshape(1, 1, 1, 3),
-                     tried=tried, hint="a pixel is on only when it is strictly brighter than the threshold")
+        threshold, edge = _at_threshold(rng, 1, 3)
+        tried = (f"binarise(pixels {edge.flatten().tolist()}, threshold={threshold}): a pixel equal to the "
+                 "threshold is off")
+        expect_close(answer(edge, threshold, tried=tried), (edge > threshold).float(), tried=tried,
+                     hint="a pixel is on only when it is strictly brighter than the threshold")
     with part("a new tensor: the input is left unchanged"):
         tried = "binarise(images, 0.5), then looking at `images` again"
         after = answer.probe(inputs_after, images, 0.5, tried="binarise(images, 0.5)")
@@ -84,15 +95,19 @@ def _test_on_fraction(answer: Answer, rng: torch.Generator) -> None:
             tried = f"on_fraction(5 random images of shape (1, 6, 6), threshold={threshold})"
             got = answer(images, threshold, tried=tried)
             expect_close(got, (images > threshold).float().mean(dim=(1, 2, 3)), tried=tried)
-    with part("an all-black and an all-white image"):
-        blank = torch.stack([torch.zeros(1, 3, 3), torch.ones(1, 3, 3)])
-        tried = "on_fraction(an all-black and an all-white 3x3 image, threshold=0.5)"
-        expect_close(answer(blank, 0.5, tried=tried), torch.tensor([0.0, 1.0]), tried=tried)
+    with part("all-black and all-white images"):
+        white = torch.randint(0, 2, (5,), generator=rng).float()
+        white[:2] = torch.tensor([0.0, 1.0])  # both kinds, so that no constant answer passes
+        blank = white.reshape(5, 1, 1, 1).expand(5, 1, 3, 3).contiguous()
+        tried = f"on_fraction(3x3 images, all-white (1) or all-black (0): {white.int().tolist()}, threshold=0.5)"
+        expect_close(answer(blank, 0.5, tried=tried), white, tried=tried)
     with part("pixels equal to the threshold are off"):
-        edge = torch.tensor([[0.25, 0.5, 0.5, 0.75], [0.5, 0.5, 0.5, 0.5]]).reshape(2, 1, 2, 2)
-        tried = "on_fraction(images [[0.25, 0.5, 0.5, 0.75], [0.5, 0.5, 0.5, 0.5]] as 2x2, threshold=0.5)"
-        expect_close(answer(edge, 0.5, tried=tried), torch.tensor([0.25, 0.0]), tried=tried,
-                     hint="a pixel equal to the threshold is off: on means strictly brighter, as in binarise")
+        threshold, edge = _at_threshold(rng, 2, 4)
+        edge = edge.reshape(2, 1, 2, 2)
+        tried = f"on_fraction(2x2 images {edge.flatten(1).tolist()}, threshold={threshold})"
+        expect_close(answer(edge, threshold, tried=tried), (edge > threshold).float().mean(dim=(1, 2, 3)),
+                     tried=tried, hint="a pixel equal to the threshold is off: on means strictly brighter, as in "
+                                       "binarise")
     with part("a batch of one image keeps its batch axis"):
         tried = "on_fraction(one image of shape (1, 28, 28), threshold=0.5): the answer still has one entry per image"
         single = torch.rand(1, 1, 28, 28, generator=rng)

@@ -320,7 +320,7 @@ memorizer,0,0,0,0,4
 missing_check,2,1,1,4,4
 network,2,1,1,4,4
 no_checks,2,1,1,4,4
-partly,2,0,0,2,4
+partly,2,0.8,0,2.8,4
 patcher,0,0,0,0,4
 perfect,2,1,1,4,4
 reads_solutions,0,0,0,0,4
@@ -332,6 +332,10 @@ syntax_error,2,1,0,3,4
 unreadable,0,0,0,0,4
 writer,2,1,1,4,4
 """
+
+
+VERSION = batch.checks_version("00", ["00.1", "00.2", "00.3"])
+EXPECTED = "".join(f"{line},{'checks' if i == 0 else VERSION}\n" for i, line in enumerate(EXPECTED.splitlines()))
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -387,11 +391,13 @@ def graded(tmp_path_factory, sandbox_works):
     before = _digest(instructor)
     package_before = _digest(Path(course_lib.__file__).parent)
     namespaces: list[str] = []
+    notebooks: list[Path] = []  # of the submissions' sandboxes; the probes' fresh sandboxes have none
 
     class Recorded(sandbox.Sandbox):
         def __enter__(self):
             box = super().__enter__()
             namespaces.append(f"pid:[{box.info.get('pid-namespace')}]")
+            notebooks.extend([box.notebook] if box.notebook else [])
             return box
 
     os.environ["COURSE_GRADER_CANARY"] = "a secret of the grader's environment"
@@ -412,7 +418,8 @@ def graded(tmp_path_factory, sandbox_works):
         connection = None
     listener.close()
     yield {"instructor": instructor, "out": out, "before": before, "package_before": package_before,
-           "grades": {g.student: g for g in grades}, "namespaces": namespaces, "gradebook": gradebook,
+           "grades": {g.student: g for g in grades}, "namespaces": namespaces, "notebooks": notebooks,
+           "gradebook": gradebook,
            "connection": connection, "seconds": seconds, "submissions": submissions}
     if SITE_FILE.exists():  # only if the defence failed; never leave it behind
         SITE_FILE.unlink()
@@ -423,7 +430,8 @@ def test_gradebook_is_exactly_as_expected(graded):
 
 
 def test_no_process_of_the_batch_is_alive_and_nothing_wrote_the_gradebook_afterwards(graded):
-    assert len(graded["namespaces"]) == len(SUBMISSIONS) + 2 - 1  # every readable submission had its own sandbox
+    assert len(graded["notebooks"]) == len(SUBMISSIONS) + 2 - 1  # every readable submission had its own sandbox
+    assert len(set(graded["notebooks"])) == len(graded["notebooks"])
     alive = _alive(set(graded["namespaces"]), str(graded["instructor"]))  # daemons name it, sleepers too
     assert alive == [], [_describe(pid) for pid in alive]
     assert (graded["out"] / "gradebook.csv").read_bytes() == graded["gradebook"]
@@ -532,7 +540,8 @@ def test_ctrl_c_keeps_what_was_graded_and_resume_grades_only_the_rest(tmp_path, 
     assert resumed.returncode == 0, resumed.stderr
     assert "grading 1 of 2" in resumed.stdout
     gradebook = (out / "gradebook.csv").read_text()
-    assert gradebook == "student,00.1,00.2,00.3,total,max\na,2,1,1,4,4\nwrong,0,1,1,2,4\n"
+    assert gradebook == (f"student,00.1,00.2,00.3,total,max,checks\na,2,1,1,4,4,{VERSION}\n"
+                         f"wrong,0.5,1,1,2.5,4,{VERSION}\n")  # right only where every image has the label
     feedback = (out / "feedback" / "wrong.md").read_bytes()
     assert b"with " in feedback and b" at index " in feedback  # values drawn from the run's secret seed
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)  # all of it, same seed
