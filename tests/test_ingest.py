@@ -234,8 +234,8 @@ def test_a_notebook_of_another_assignment_is_named_as_such_and_every_file_is_rep
     assert [(g.student, g.total) for g in grades] == [("a_b", 0), ("student-fa916356", 0)]
     feedback = (out / "feedback" / "student-fa916356.md").read_text()
     assert "this is notebook 04; assignment 02 was expected" in feedback
-    assert [(row[0], row[-3], row[-2]) for row in csv.reader((out / "gradebook.csv").open())][1:] == [
-        ("a_b", "0", "14"), ("student-fa916356", "0", "14")]  # student, total, max (then the no-sandbox note)
+    assert [(row[0], row[-4], row[-3]) for row in csv.reader((out / "gradebook.csv").open())][1:] == [
+        ("a_b", "0", "14"), ("student-fa916356", "0", "14")]  # student, total, max (then checks, the no-sandbox note)
     assert list(csv.reader((out / "ingest.csv").open())) == [
         ["file", "student", "status", "reason"],
         ["a\\rb", "a_b", "no notebook", "no notebook was handed in (a\\rb/readme.txt: not a notebook)."],
