@@ -33,7 +33,10 @@ How to define an exercise (in `course_lib/checks_NN.py`, for notebook NN):
   there a gradient path), use a probe: `answer.probe(_probe_encoder, latent_dim, x, tried=...)` runs the
   module-level function `_probe_encoder(learner_answer, latent_dim, x)` of a `course_lib.checks*` module next to
   the answer and returns its result, which must be plain data (outputs on the given inputs, parameter counts,
-  whether gradients exist, ...). A probe only gathers facts; every comparison happens in the test.
+  whether gradients exist, ...). A probe only gathers facts; every comparison happens in the test. The grader
+  runs probes in a fresh sandbox, on the answer rebuilt from its definition alone (grading/submission.py).
+- Partial credit: wrap independent cases in `with part("threshold 0.5", weight=1):`. A failing part is recorded
+  and the test goes on; an answer that passes some parts earns their share of the points (see `part`).
 - (c) Comparing: raise `CheckFailure(tried, expected, got, hint)` on a wrong answer, or use `expect_close`. The
   test must not trust anything but the returned plain data; it is the same code in `check` and in the grader, so
   the two never disagree on an honest answer.
@@ -46,9 +49,10 @@ import importlib
 import json
 import re
 import types
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -98,18 +102,40 @@ class Exercise:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One weighted part of a test (see `part`): its name, weight, and the failure that stopped it (None: passed)."""
+
+    name: str
+    weight: float
+    failure: CheckFailure | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None
+
+
+@dataclass(frozen=True)
 class Result:
-    """The outcome of one check; `message` is what the learner reads."""
+    """The outcome of one check; `message` is what the learner reads. `points` is `max_points` for a pass, the
+    passed parts' share of it (see `part`, rounded to 2 decimals) for a partly right answer, else 0."""
 
     key: str
     status: str
     message: str
-    points: int
+    points: float
     max_points: int
+    parts: tuple[Part, ...] = ()
 
     @property
     def passed(self) -> bool:
         return self.status == PASSED
+
+    @property
+    def fraction(self) -> float:
+        """The share of the parts' weight that passed (1 for a pass, 0 for a failure outside every part)."""
+        if self.passed or not self.parts or self.status == NOT_DONE:
+            return float(self.passed)
+        return sum(p.weight for p in self.parts if p.passed) / sum(p.weight for p in self.parts)
 
 
 class ExerciseNotPassed(Exception):
@@ -226,6 +252,39 @@ def seed_for(seed: int, key: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") >> 1
 
 
+_PARTS: contextvars.ContextVar[list[Part] | None] = contextvars.ContextVar("parts", default=None)
+
+
+@contextmanager
+def part(name: str, weight: float = 1) -> Iterator[None]:
+    """One weighted part of an exercise's test (partial credit): `with part("threshold 0.5"): ...`.
+
+    A CheckFailure inside the block (or an error comparing what came back) fails this part only; the test goes
+    on with the next one. An answer that passes some parts earns that share of the weights of the exercise's
+    points. NotImplementedError and CheckAborted pass through; a failure outside every part fails the whole test.
+    Make each part one the answer can only pass by computing something right: a part that a constant or an
+    always-raising answer passes (an all-zero result, an error for bad input) should also check a real case, and
+    a part's inputs should come from `rng` (fixed inputs are public and could be answered from a table).
+    """
+    if not weight > 0:
+        raise ValueError(f"part {name!r}: weight={weight!r} must be positive")
+    parts = _PARTS.get()
+    if parts is None:  # outside `evaluate` (a test called by hand): plain code
+        yield
+        return
+    try:
+        yield
+    except (NotImplementedError, CheckAborted):
+        raise
+    except CheckFailure as fail:
+        parts.append(Part(name, weight, fail))
+    except Exception as err:  # the answer returned data the test could not use
+        parts.append(Part(name, weight, CheckFailure(name, "a result the check can use",
+                                                     f"{type(err).__name__}: {short(str(err))}")))
+    else:
+        parts.append(Part(name, weight))
+
+
 def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED, *, brief: bool = False) -> Result:
     """Run exercise `ex`'s test on `answer`, drawing inputs with `seed`; never raises for a wrong answer.
 
@@ -241,6 +300,8 @@ def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED, *, brief: 
 
 def _evaluate(ex: Exercise, answer: "Answer", seed: int) -> Result:
     key = ex.key
+    parts: list[Part] = []
+    token = _PARTS.set(parts)
     try:
         ex.test(answer, torch.Generator().manual_seed(seed_for(seed, key)))
     except CheckAborted:
@@ -249,18 +310,35 @@ def _evaluate(ex: Exercise, answer: "Answer", seed: int) -> Result:
         message = f"[{key}] {ex.title}: not done yet. Replace the `raise NotImplementedError` with your code."
         return Result(key, NOT_DONE, message + (f"\nHint: {ex.hint}" if ex.hint else ""), 0, ex.points)
     except CheckFailure as fail:
-        hint = fail.hint or ex.hint
-        got = short(fail.got, MAX_BRIEF_TEXT if _BRIEF.get() else 160)  # the answer's own text: short in the grader
-        tried = " ".join(str(fail.tried).split())
-        tried = tried if len(tried) <= MAX_TRIED else tried[:MAX_TRIED - 3] + "..."
-        message = (f"[{key}] {ex.title}: not right yet.\n  tried:    {tried}\n"
-                   f"  expected: {short(fail.expected)}\n  got:      {got}")
-        return Result(key, FAILED, message + (f"\n  hint:     {hint}" if hint else ""), 0, ex.points)
+        return Result(key, FAILED, _failure_message(ex, fail, "not right yet", parts), 0, ex.points)
     except Exception as err:  # the answer returned data the test could not use: one line, not a traceback
         message = (f"[{key}] {ex.title}: what your code returned could not be checked ({type(err).__name__}: "
                    f"{short(str(err))})" + (f"\n  hint:     {ex.hint}" if ex.hint else ""))
         return Result(key, FAILED, message, 0, ex.points)
-    return Result(key, PASSED, f"[{key}] {ex.title}: passed ({ex.points}/{ex.points}).", ex.points, ex.points)
+    finally:
+        _PARTS.reset(token)
+    failed = [p for p in parts if not p.passed]
+    if failed:
+        result = Result(key, FAILED, "", 0, ex.points, tuple(parts))
+        points = min(round(ex.points * result.fraction, 2), ex.points - 0.01)  # never full points for a failure
+        verdict = (f"partly right ({points:g}/{ex.points} points: {len(parts) - len(failed)} of {len(parts)} "
+                   "parts)" if points > 0 else "not right yet")
+        return Result(key, FAILED, _failure_message(ex, failed[0].failure, verdict, parts), points, ex.points,
+                      tuple(parts))
+    return Result(key, PASSED, f"[{key}] {ex.title}: passed ({ex.points}/{ex.points}).", ex.points, ex.points,
+                  tuple(parts))
+
+
+def _failure_message(ex: Exercise, fail: CheckFailure, verdict: str, parts: list[Part]) -> str:
+    """The learner's message: the verdict, each part that ran (passed or not), and the first failure in full."""
+    hint = fail.hint or ex.hint
+    lines = [f"[{ex.key}] {ex.title}: {verdict}."]
+    lines += [f"  {'passed' if p.passed else 'FAILED'}:   {p.name}" for p in parts]
+    got = short(fail.got, MAX_BRIEF_TEXT if _BRIEF.get() else 160)  # the answer's own text: short in the grader
+    tried = " ".join(str(fail.tried).split())
+    tried = tried if len(tried) <= MAX_TRIED else tried[:MAX_TRIED - 3] + "..."
+    lines += [f"  tried:    {tried}", f"  expected: {short(fail.expected)}", f"  got:      {got}"]
+    return "\n".join(lines + ([f"  hint:     {hint}"] if hint else []))
 
 
 def library_refusal(ex: Exercise, what: str) -> Result:

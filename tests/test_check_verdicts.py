@@ -485,6 +485,16 @@ def test_the_table_covers_every_exercise_with_two_wrong_answers_and_a_right_vari
         assert len(right) >= 1 and len(wrong) >= 2, key
 
 
+# wrong answers that pass some weighted parts of a check (course_lib.checks.part): (key, index) -> the share of the
+# exercise's points they earn with each of SEEDS; every other wrong answer earns 0
+PARTLY = {
+    ("00.1", 0): (0.75, 0.75),  # every mean right, the wrong kind of error for an empty class
+    ("00.1", 2): (0.25, 0.25),  # right only when every image has the label
+    ("00.2", 0): (0.4, 0.4),  # integers: values right, dtype wrong (fails the thresholds, not the edge or the copy)
+    ("00.2", 1): (0.6, 0.4),  # rounding is thresholding at 0.5: right at the edge when its threshold is 0.5
+    ("00.3", 0): (0.8, 0.8),  # only the pixels equal to the threshold are wrong
+}
+
 CASES = [(key, "right", i) for key, (right, _) in VERDICTS.items() for i in range(len(right))] + \
         [(key, "wrong", i) for key, (_, wrong) in VERDICTS.items() for i in range(len(wrong))]
 
@@ -501,3 +511,6 @@ def test_the_check_judges_what_the_exercise_asks(key, kind, index):
         else:
             assert result.status == checks.FAILED, f"{key} accepted wrong answer {index} (seed {seed})"
             assert "tried:" in result.message, result.message
+            share = PARTLY.get((key, index), (0, 0))[SEEDS.index(seed)]
+            assert result.fraction == pytest.approx(share), result.message
+            assert result.points == round(result.max_points * result.fraction, 2) < result.max_points

@@ -48,6 +48,47 @@ def test_a_wrong_answer_says_what_was_tried_expected_and_got(square_exercise):
     assert "got:      tensor([-9.0000, 0.2500, 16.0000])" in result.message and "hint:     use x * x" in result.message
 
 
+@pytest.fixture
+def parts_exercise():
+    """A throwaway exercise 99.2 whose test has three weighted parts (1, 1 and 2), removed again after the test."""
+
+    @exercise("99.2", "square a tensor, in parts", answer="square", points=3, hint="use x * x")
+    def _test(answer, rng):
+        for values, weight in (([1.0, 2.0], 1), ([0.0], 1), ([-3.0, 0.5, 4.0], 2)):
+            with checks.part(f"square(tensor({values}))", weight=weight):
+                tried = f"square(tensor({values}))"
+                expect_close(answer(torch.tensor(values), tried=tried), torch.tensor(values) ** 2, tried=tried)
+
+    yield "99.2"
+    del checks.EXERCISES["99.2"]
+
+
+def test_a_half_right_answer_earns_the_weight_of_the_parts_it_passes(parts_exercise):
+    result = run_check(parts_exercise, lambda x: x.abs() * x)  # right for the first two parts, wrong for negatives
+    assert result.status == FAILED and not result.passed
+    assert result.fraction == 0.5 and result.points == 1.5 and result.max_points == 3
+    assert [(p.name, p.weight, p.passed) for p in result.parts] == [
+        ("square(tensor([1.0, 2.0]))", 1, True), ("square(tensor([0.0]))", 1, True),
+        ("square(tensor([-3.0, 0.5, 4.0]))", 2, False)]
+    assert "partly right (1.5/3 points: 2 of 3 parts)" in result.message
+    assert "passed:   square(tensor([1.0, 2.0]))" in result.message
+    assert "FAILED:   square(tensor([-3.0, 0.5, 4.0]))" in result.message
+    assert "got:      tensor([-9.0000, 0.2500, 16.0000])" in result.message
+    with pytest.raises(ExerciseNotPassed, match="partly right"):  # the learner's check still stops "run all"
+        check(parts_exercise, lambda x: x.abs() * x)
+
+
+def test_parts_give_a_complete_answer_its_points_and_a_wrong_or_unfinished_one_none(parts_exercise):
+    right = run_check(parts_exercise, lambda x: x * x)
+    assert (right.status, right.points, right.fraction) == (PASSED, 3, 1.0)
+    assert right.message == "[99.2] square a tensor, in parts: passed (3/3)."
+    wrong = run_check(parts_exercise, lambda x: x + 1)
+    assert (wrong.status, wrong.points, wrong.fraction) == (FAILED, 0, 0.0) and "not right yet" in wrong.message
+    assert run_check(parts_exercise, _stub).points == 0
+    almost = run_check(parts_exercise, lambda x: x * x if len(x) < 3 else x * x + 1e-3)
+    assert almost.points == 1.5 and almost.points < almost.max_points
+
+
 def test_a_wrong_shape_is_named(square_exercise):
     result = run_check(square_exercise, lambda x: (x * x).sum())
     assert result.status == FAILED and "expected: 'shape (2,)'" in result.message and "got:      'shape ()'" in result.message

@@ -4,6 +4,7 @@ Each hostile submission attacks one line of the threat model in docs/instructors
 must finish with the exact gradebook below, leave every file it was given byte-identical, and leave no process.
 """
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -323,7 +324,7 @@ memorizer,0,0,0,0,4,submitted,0,0,0,,memorizer,,
 missing_check,2,1,1,4,4,submitted,0,0,0,,missing_check,,
 network,2,1,1,4,4,submitted,0,0,0,,network,,
 no_checks,2,1,1,4,4,submitted,0,0,0,,no_checks,,
-partly,2,0,0,2,4,submitted,0,0,0,,partly,,
+partly,2,0.8,0,2.8,4,submitted,0,0,0,,partly,,
 patcher,0,0,0,0,4,submitted,0,0,0,,patcher,,
 perfect,2,1,1,4,4,submitted,0,0,0,,perfect,,
 reads_solutions,0,0,0,0,4,submitted,0,0,0,,reads_solutions,,
@@ -335,6 +336,10 @@ syntax_error,2,1,0,3,4,submitted,0,0,0,,syntax_error,,
 unreadable,0,0,0,0,4,submitted,0,0,0,,unreadable,,
 writer,2,1,1,4,4,submitted,0,0,0,,writer,,
 """
+
+
+VERSION = batch.checks_version("00", ["00.1", "00.2", "00.3"])
+EXPECTED = "".join(f"{line},{'checks' if i == 0 else VERSION}\n" for i, line in enumerate(EXPECTED.splitlines()))
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -390,11 +395,13 @@ def graded(tmp_path_factory, sandbox_works):
     before = _digest(instructor)
     package_before = _digest(Path(course_lib.__file__).parent)
     namespaces: list[str] = []
+    notebooks: list[Path] = []  # of the submissions' sandboxes; the probes' fresh sandboxes have none
 
     class Recorded(sandbox.Sandbox):
         def __enter__(self):
             box = super().__enter__()
             namespaces.append(f"pid:[{box.info.get('pid-namespace')}]")
+            notebooks.extend([box.notebook] if box.notebook else [])
             return box
 
     os.environ["COURSE_GRADER_CANARY"] = "a secret of the grader's environment"
@@ -415,7 +422,8 @@ def graded(tmp_path_factory, sandbox_works):
         connection = None
     listener.close()
     yield {"instructor": instructor, "out": out, "before": before, "package_before": package_before,
-           "grades": {g.student: g for g in grades}, "namespaces": namespaces, "gradebook": gradebook,
+           "grades": {g.student: g for g in grades}, "namespaces": namespaces, "notebooks": notebooks,
+           "gradebook": gradebook,
            "connection": connection, "seconds": seconds, "submissions": submissions}
     if SITE_FILE.exists():  # only if the defence failed; never leave it behind
         SITE_FILE.unlink()
@@ -426,7 +434,8 @@ def test_gradebook_is_exactly_as_expected(graded):
 
 
 def test_no_process_of_the_batch_is_alive_and_nothing_wrote_the_gradebook_afterwards(graded):
-    assert len(graded["namespaces"]) == len(SUBMISSIONS) + 2  # every submission had its own sandbox (which reads it)
+    assert len(graded["notebooks"]) == len(SUBMISSIONS) + 2  # every submission had its own sandbox (which reads it)
+    assert len(set(graded["notebooks"])) == len(graded["notebooks"])
     alive = _alive(set(graded["namespaces"]), str(graded["instructor"]))  # daemons name it, sleepers too
     assert alive == [], [_describe(pid) for pid in alive]
     assert (graded["out"] / "gradebook.csv").read_bytes() == graded["gradebook"]
@@ -533,8 +542,8 @@ def test_ctrl_c_keeps_what_was_graded_and_resume_grades_only_the_rest(tmp_path, 
     assert resumed.returncode == 0, resumed.stderr
     assert "grading 1 of 2" in resumed.stdout
     gradebook = (out / "gradebook.csv").read_text()
-    assert gradebook == (f"student,00.1,00.2,00.3,{TAIL}\na,2,1,1,4,4,submitted,0,0,0,,a,,\n"
-                         "wrong,0,1,1,2,4,submitted,0,0,0,,wrong,,\n")
+    assert gradebook == (f"student,00.1,00.2,00.3,{TAIL},checks\na,2,1,1,4,4,submitted,0,0,0,,a,,,{VERSION}\n"
+                         f"wrong,0.5,1,1,2.5,4,submitted,0,0,0,,wrong,,,{VERSION}\n")  # right where each image has the label
     feedback = (out / "feedback" / "wrong.md").read_bytes()
     assert b"with " in feedback and b" at index " in feedback  # values drawn from this grading's secret
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)  # a regrade of all
@@ -579,6 +588,98 @@ def test_without_a_sandbox_the_gradebook_and_every_feedback_file_say_so(tmp_path
     rows = list(csv.reader((tmp_path / "out" / "gradebook.csv").open()))
     assert rows[0][-1] == "note" and rows[1][:6] == ["a", "2", "1", "1", "4", "4"] and "WITHOUT a sandbox" in rows[1][-1]
     assert "WITHOUT a sandbox" in (tmp_path / "out" / "feedback" / "a.md").read_text()
+
+
+def test_resume_regrades_the_records_that_other_checks_made(tmp_path, monkeypatch):
+    """Issue 20: after 00.1's points changed, --resume kept the old grades (4/4 became 4/5 instead of 5/5)."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "alice.ipynb").write_text(notebook(IMPORTS, HONEST["mean_image"], STUB["binarise"],
+                                                          STUB["on_fraction"]))
+    settings = submission.Settings(cell_timeout=30, limits=LIMITS, sandbox=False)  # records, not the sandbox
+
+    def grade(resume: bool) -> tuple[list[list[str]], list[str]]:
+        said = []
+        batch.grade_folder(tmp_path / "in", tmp_path / "out", settings=settings, jobs=1, resume=resume,
+                           log=said.append)
+        return list(csv.reader((tmp_path / "out" / "gradebook.csv").open())), said
+
+    rows, _ = grade(resume=False)
+    before = batch.checks_version("00", ["00.1", "00.2", "00.3"])
+    assert rows[0][:7] == ["student", "00.1", "00.2", "00.3", "total", "max", "checks"]
+    assert rows[1][:7] == ["alice", "2", "0", "0", "2", "4", before] and before.startswith(course_lib.__version__ + "+")
+    record = json.loads(next((tmp_path / "out" / ".grading" / "graded").glob("*.json")).read_text())
+    assert record["checks"] == before
+    assert f"Graded by the checks {before}." in (tmp_path / "out" / "feedback" / "alice.md").read_text()
+    rows, said = grade(resume=True)  # nothing changed: the record is reused
+    assert f"regrading 0 records made by other checks than this run's ({before})" in said
+    assert any("grading 0 of 1" in line for line in said)
+    ex = submission.checks.get("00.1")
+    monkeypatch.setitem(submission.checks._EXERCISES, "00.1", dataclasses.replace(ex, points=3))
+    after = batch.checks_version("00", ["00.1", "00.2", "00.3"])
+    assert after != before
+    rows, said = grade(resume=True)
+    assert f"regrading 1 records made by other checks than this run's ({after})" in said
+    assert any("grading 1 of 1" in line for line in said)
+    assert rows[1][:7] == ["alice", "3", "0", "0", "3", "5", after]
+
+
+def test_a_partly_right_answer_gets_part_of_the_points_and_its_feedback_lists_the_parts(tmp_path):
+    (tmp_path / "in").mkdir()
+    wrong_edge = HONEST["binarise"].replace("images > threshold", "images >= threshold")
+    assert wrong_edge != HONEST["binarise"]
+    (tmp_path / "in" / "bob.ipynb").write_text(notebook(IMPORTS, STUB["mean_image"], wrong_edge, STUB["on_fraction"]))
+    settings = submission.Settings(cell_timeout=30, limits=LIMITS, sandbox=False)
+    [grade] = batch.grade_folder(tmp_path / "in", tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
+    assert [grade.results[key][1] for key in ("00.1", "00.2", "00.3")] == [0, 0.8, 0] and grade.total == 0.8
+    rows = list(csv.reader((tmp_path / "out" / "gradebook.csv").open()))
+    assert rows[1][:6] == ["bob", "0", "0.8", "0", "0.8", "4"]
+    feedback = (tmp_path / "out" / "feedback" / "bob.md").read_text()
+    assert "# Feedback for bob: 0.8/4 points" in feedback and "## 00.2 binarise images at a threshold: 0.8/1" in feedback
+    assert "partly right (0.8/1 points: 4 of 5 parts)" in feedback
+    assert "FAILED:   a pixel equal to the threshold is off" in feedback and "passed:   threshold 0.5" in feedback
+
+
+FORGED_PROBE = notebook(IMPORTS, STUB["mean_image"], """import course_lib.checks as checks
+def unchanged(answer, *args):  # what the real probe would report for a binarise that copies its input
+    return {"result": answer(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args]), "args": list(args)}
+checks.inputs_after = unchanged""", """def binarise(images, threshold=0.5):
+    images[images <= threshold] = 0.0  # right values, written into the input
+    images[images > threshold] = 1.0
+    return images""", 'check("00.2", binarise)', STUB["on_fraction"])
+
+
+def test_a_forged_probe_no_longer_earns_points(tmp_path, sandbox_works):
+    """Issue 20: replacing the probe `checks.inputs_after` in another cell earned 00.2's point for a binarise that
+    writes into its input. The probe now runs in a fresh sandbox on binarise rebuilt from its definition alone."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "mallory.ipynb").write_text(FORGED_PROBE)
+    started = []
+
+    class Recorded(sandbox.Sandbox):
+        def __enter__(self):
+            started.append(self.notebook)
+            return super().__enter__()
+
+    settings = submission.Settings(cell_timeout=CELL_TIMEOUT, limits=LIMITS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(submission, "Sandbox", Recorded)
+        [grade] = batch.grade_folder(tmp_path / "in", tmp_path / "out", settings=settings, jobs=1, log=lambda _: None)
+    status, points, message = grade.results["00.2"]
+    assert points == 0.8 and "FAILED:   a new tensor: the input is left unchanged" in message, message
+    assert "images modified in place" in message
+    assert len(started) == 2 and started[1] is None  # the submission's sandbox, then one fresh one for its probes
+
+
+def test_the_definitions_that_rebuild_an_answer_leave_out_every_other_statement():
+    cells = ["%matplotlib inline\nimport torch; stolen = open('/etc/hostname').read()\nfrom torch import nn",
+             "@torch.no_grad()\ndef f(x,\n      k=2):\n    return x * k  # μ\n\n\nprint(f(1))\nf.__code__ = None",
+             "class Net(nn.Module):\n    pass\nSIZES = [16, 32]\ng = f\nh = lambda x: x\nn = Net()\n"
+             "import course_lib.checks as c; c.inputs_after = h\nfor i in range(3):\n    g(i)",
+             "def broken(:"]
+    assert reading.definitions(cells) == [
+        "import torch", "from torch import nn", "@torch.no_grad()\ndef f(x,\n      k=2):\n    return x * k",
+        "class Net(nn.Module):\n    pass", "SIZES = [16, 32]", "g = f", "h = lambda x: x",
+        "import course_lib.checks as c"]
 
 
 def test_where_no_sandbox_can_start_the_grader_refuses_and_says_how_to_get_one(tmp_path, monkeypatch, capsys):

@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="run notebooks in full mode (default: COURSE_FAST=1)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once, one sandbox each (default: the number of cores)")
-    parser.add_argument("--resume", action="store_true", help="grade only the submissions not graded into --out yet")
+    parser.add_argument("--resume", action="store_true",
+                        help="grade only the submissions not graded into --out yet, or graded by other checks")
     parser.add_argument("--memory", type=_size, default=Limits.memory, help="memory per sandbox (default 4G)")
     parser.add_argument("--disk", type=_size, default=Limits.disk, help="what a sandbox may write (default 512M)")
     parser.add_argument("--no-sandbox", action="store_true",

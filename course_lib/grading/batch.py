@@ -17,6 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
+import course_lib
 from course_lib import checks
 from course_lib.data import write_atomic
 from course_lib.grading import overrides as manual
@@ -34,6 +35,16 @@ def _record_path(out: Path, student: str) -> Path:
     return out / ".grading" / "graded" / f"{name}.json"
 
 
+def checks_version(assignment: str, keys: list[str]) -> str:
+    """Which checks grade `assignment`: course_lib's version, then a hash of the exercise definitions' code
+    (course_lib/checks.py and checks_NN.py) and of each exercise's points, e.g. "0.1.0+3f2a9c1b7d04"."""
+    digest = hashlib.sha256()
+    for path in (Path(checks.__file__), Path(checks.__file__).with_name(f"checks_{assignment}.py")):
+        digest.update(path.read_bytes() if path.exists() else b"no file")
+    digest.update(json.dumps([[key, checks.get(key).points] for key in keys]).encode())
+    return f"{course_lib.__version__}+{digest.hexdigest()[:12]}"
+
+
 def _fingerprint(path: Path | None, keys: list[str], settings: Settings) -> str:
     """What a student's grade depends on: the notebook's bytes, the exercises and the settings (not the seed)."""
     try:
@@ -45,15 +56,27 @@ def _fingerprint(path: Path | None, keys: list[str], settings: Settings) -> str:
     return hashlib.sha256(what.encode()).hexdigest()
 
 
-def _load_record(out: Path, student: str, fingerprint: str) -> Grade | None:
+def _load_record(out: Path, student: str, fingerprint: str, version: str) -> Grade | None:
+    """The recorded grade, if its notebook, exercises and settings give `fingerprint` and the checks `version`
+    graded it."""
     try:
         record = json.loads(_record_path(out, student).read_text())
-        if record["fingerprint"] == fingerprint and record["student"] == student:
+        if record["fingerprint"] == fingerprint and record["student"] == student and record.get("checks") == version:
             return Grade(student, {k: tuple(v) for k, v in record["results"].items()}, record["notes"],
-                         record["flags"])
+                         record["flags"], version)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
+
+
+def _made_by_other_checks(out: Path, student: str, version: str) -> bool:
+    """Whether the student has a record that checks other than `version` made (an older course_lib, changed
+    exercise code or points; records from before versions were kept count too)."""
+    try:
+        record = json.loads(_record_path(out, student).read_text())
+        return record["student"] == student and record.get("checks") != version
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _nothing_graded(student: str, keys: list[str], reason: str) -> Grade:
@@ -111,7 +134,11 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | Assignment |
                        limits=replace(settings.limits, threads=max(1, (os.cpu_count() or 1) // jobs)))
     maximum = sum(checks.get(key).points for key in keys)
     prints = {student: _fingerprint(s.path, keys, settings) for student, s in found.items()}
-    grades = {s: g for s in found if resume and (g := _load_record(out, s, prints[s])) is not None}
+    version = checks_version(notebook, keys)
+    grades = {s: g for s in found if resume and (g := _load_record(out, s, prints[s], version)) is not None}
+    if resume:
+        other = sum(_made_by_other_checks(out, s, version) for s in found)
+        log(f"regrading {other} records made by other checks than this run's ({version})")
     stopping, boxes, lock = threading.Event(), set(), threading.Lock()
 
     def watch(box: Sandbox) -> None:
@@ -129,12 +156,13 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | Assignment |
         else:
             grade = grade_notebook(found[student].path, student, keys, settings, on_start=watch)
         grade.notes[:0] = found[student].notes
+        grade.checks = version
         with lock:
             boxes.difference_update({b for b in boxes if b.process is None})
         if stopping.is_set():
             return None  # cut short by Ctrl-C: not recorded, graded again next time
-        record = {"student": student, "fingerprint": prints[student], "results": grade.results, "notes": grade.notes,
-                  "flags": grade.flags}
+        record = {"student": student, "fingerprint": prints[student], "checks": version, "results": grade.results,
+                  "notes": grade.notes, "flags": grade.flags}
         write_atomic(_record_path(out, student), json.dumps(record).encode(), private=True)
         return grade
 

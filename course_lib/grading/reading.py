@@ -138,12 +138,14 @@ def split_checks(source: str) -> tuple[str, list[tuple[str, str]]]:
 
 @dataclass(frozen=True)
 class Cell:
-    """A code cell as planned: its source (check lines included), the names it binds at top level, and for each of those names the
-    course_lib function or class its code uses (directly, or through the notebook's own definitions), if any."""
+    """A code cell as planned: its source (check lines included), the names it binds at top level, for each of
+    those names the course_lib function or class its code uses (directly, or through the notebook's own
+    definitions), if any, and the statements that define things, from which the grader rebuilds an answer."""
 
     source: str
     names: frozenset[str] = frozenset()
     library: dict[str, str] = field(default_factory=dict)
+    definitions: tuple[str, ...] = ()  # its imports, def, class and simple bindings (see `definitions_of`)
 
 
 class _ParseTimeout(Exception):
@@ -253,7 +255,8 @@ def parse_cells(sources: list[str], seconds: float | None = None) -> list[Cell]:
         try:
             if left is not None and left <= 0:
                 raise _ParseTimeout
-            tree = ast.parse(_transform(kept, left))
+            text = _transform(kept, left)
+            tree = ast.parse(text)
         except (_ParseTimeout, SyntaxError, ValueError, RuntimeError, RecursionError, MemoryError):
             names = {m[1] or m[2] for m in re.finditer(r"^(?:def|class)\s+(\w+)|^(\w+)[ \t]*[:=]", kept, re.M)}
             cells.append(Cell(source, frozenset(names)))
@@ -276,7 +279,8 @@ def parse_cells(sources: list[str], seconds: float | None = None) -> list[Cell]:
                 names.add(name)
                 uses[name] = use
                 library[name] = use if passes else ""
-        cells.append(Cell(source, frozenset(names), {k: v for k, v in uses.items() if v}))
+        cells.append(Cell(source, frozenset(names), {k: v for k, v in uses.items() if v},
+                          tuple(definitions_of(tree, text))))
     return cells
 
 
@@ -376,3 +380,38 @@ def describe_cell(index: int, source: str) -> str:
     return f'code cell {index + 1} ("{first[:40]}{"..." if len(first) > 40 else ""}")'
 
 
+
+
+def definitions_of(tree: ast.Module, text: str) -> list[str]:
+    """The statements of a parsed cell that define things, in order, each as its own source: imports, `def`s and
+    `class`es (with their decorators), and names bound to a literal, a lambda or another name (`f = g`,
+    `SIZES = [16, 32]`). Nothing else: no call, loop or other statement at a cell's top level.
+
+    The grader rebuilds an answer from these alone, in a sandbox that has run no other code of the submission, to
+    probe it (see submission.ProbeSandbox). They are found by `parse_cells`, inside the submission's sandbox
+    before any of its code runs.
+    """
+    kept = []
+    lines = text.encode().splitlines(keepends=True)  # ast's column offsets count UTF-8 bytes
+    for node in tree.body:
+        if _defines(node):
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            chunk = lines[first - 1:node.end_lineno]
+            chunk[-1] = chunk[-1][:node.end_col_offset]
+            chunk[0] = chunk[0][0 if first < node.lineno else node.col_offset:]
+            kept.append(b"".join(chunk).decode())
+    return kept
+
+
+def _defines(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+        if isinstance(node.value, (ast.Lambda, ast.Name, ast.Attribute)):
+            return True
+        try:
+            ast.literal_eval(node.value)
+            return True
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+    return False

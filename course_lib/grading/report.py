@@ -98,6 +98,7 @@ def feedback(line: Line, assignment: Assignment, sandboxed: bool = True) -> str:
     lines += [] if sandboxed else [f"**Note:** {NO_SANDBOX}.", ""]
     if line.grade is None:
         lines += ["No submission of yours was found among those graded.", ""]
+    lines += [f"Graded by the checks {line.grade.checks}.", ""] if line.grade and line.grade.checks else []
     if line.penalty or line.days_late:
         zone = ZoneInfo(assignment.timezone)
         lines += [f"Submitted {line.submission.submitted_at.astimezone(zone):%Y-%m-%d %H:%M} ({assignment.timezone}), "
@@ -124,7 +125,7 @@ def _comment(line: Line, assignment: Assignment) -> str:
 
 
 GRADEBOOK_TAIL = ["total", "max", "status", "days_late", "late_penalty", "adjustment", "id", "name", "section",
-                  "flags"]
+                  "flags", "checks"]
 
 
 def _flags(line: Line, assignment: Assignment) -> str:
@@ -149,7 +150,8 @@ def write_outputs(lines: list[Line], assignment: Assignment, out: Path, sandboxe
         writer.writerow([safe_cell(line.student), *(number(line.points[k]) for k in assignment.keys),
                          number(line.total), number(assignment.maximum), line.status, line.days_late,
                          number(line.penalty), number(line.adjustment), safe_cell(who.id), safe_cell(line.name),
-                         safe_cell(who.section), safe_cell(_flags(line, assignment))] + ([] if sandboxed else [NO_SANDBOX]))
+                         safe_cell(who.section), safe_cell(_flags(line, assignment)),
+                         line.grade.checks if line.grade else ""] + ([] if sandboxed else [NO_SANDBOX]))
     write_atomic(out / "gradebook.csv", table.getvalue().encode("utf-8", "replace"))
     written = [out / "gradebook.csv"]
     if roster is not None:

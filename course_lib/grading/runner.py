@@ -6,7 +6,7 @@ The grader starts it (under bubblewrap, see course_lib.grading.sandbox) with two
 It first lowers its own resource limits (they bind everything it starts) and points stdin, stdout and stderr at
 /dev/null (nothing a notebook prints reaches the grader), then says it is ready and serves requests one at a time:
 
-    {"op": "read", "file": ..., "seconds": ...}  -> {"cells": [{"source", "names", "library"}, ...]} or {"error": ...}
+    {"op": "read", "file": ..., "seconds": ...}  -> {"cells": [{"source", "names", "library", "definitions"}, ...]} or {"error": ...}
     {"op": "run", "source": ...}                 -> {"error": None or {"type": ..., "message": ...}}
     {"op": "lookup", "names": [...]}             -> {"names": the ones defined in the notebook's namespace}
     {"op": "call", "name": ..., "args", "probe"} -> checks.perform's reply, or {"outcome": "missing"}
@@ -149,7 +149,8 @@ def serve(requests: int, replies: int, reply_limit: int) -> None:
 
 
 def read_notebook(file: str, seconds: float) -> dict:
-    """The "read" request: the notebook's code cells, each with the names it binds and what of course_lib they use."""
+    """The "read" request: the notebook's code cells, each with the names it binds, what of course_lib they use
+    and its defining statements."""
     from course_lib.grading import reading
 
     try:
@@ -157,8 +158,8 @@ def read_notebook(file: str, seconds: float) -> dict:
             sources = reading.code_cells(handle.read(reading.MAX_NOTEBOOK + 1))
     except (OSError, ValueError) as err:
         return {"error": str(err)}
-    return {"cells": [{"source": cell.source, "names": sorted(cell.names), "library": cell.library}
-                      for cell in reading.parse_cells(sources, seconds)]}
+    return {"cells": [{"source": cell.source, "names": sorted(cell.names), "library": cell.library,
+                       "definitions": list(cell.definitions)} for cell in reading.parse_cells(sources, seconds)]}
 
 
 def main(argv: list[str] | None = None) -> int:

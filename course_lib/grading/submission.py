@@ -37,17 +37,21 @@ class Settings:
 
 @dataclass
 class Grade:
-    """One student's grade: per exercise (status, points, message), notes on what went wrong, and flags: per
-    exercise, the course_lib function an answer used instead of being written (see docs/instructors.md)."""
+    """One student's grade: per exercise (status, points, message), notes on what went wrong, flags (per
+    exercise, the course_lib function an answer used instead of being written; see docs/instructors.md), and
+    which checks graded it (`batch.checks_version`; empty until the batch sets it)."""
 
     student: str
-    results: dict[str, tuple[str, int, str]]
+    results: dict[str, tuple[str, float, str]]
     notes: list[str] = field(default_factory=list)
     flags: dict[str, str] = field(default_factory=dict)
+    checks: str = ""
 
     @property
-    def total(self) -> int:
-        return sum(points for _, points, _ in self.results.values())
+    def total(self) -> float:
+        """The points of all exercises, to 2 decimals (partial credit); a whole number as an int."""
+        total = round(sum(points for _, points, _ in self.results.values()), 2)
+        return int(total) if total == int(total) else total
 
 
 class _Stop(checks.CheckAborted):
@@ -82,6 +86,78 @@ class SandboxedAnswer(checks.Answer):
         return checks.encode(reply)
 
 
+class ProbeSandbox:
+    """A second, fresh sandbox for one submission's probes (facts about an answer: is its input unchanged, its
+    layers, its gradients), started at the submission's first probe and shared by all of them.
+
+    It runs no cell of the notebook. Before an exercise's first probe it forgets what it defined before (%reset)
+    and runs only the definitions (`reading.definitions_of`, found inside the submission's sandbox before any of its
+    code ran: imports, def, class, names bound to literals, lambdas or names) of the cells up to the one where the exercise is due, which rebuilds the answer from its source; the
+    probe then runs there. What a submission's other code does (replacing the probe, patching torch) cannot reach
+    it. Its failures (a definition or a probe running too long, the rebuilt answer crashing it) fail that probe's
+    check part, not the submission.
+    """
+
+    def __init__(self, settings: Settings, cells: list[Cell], on_start: Callable[[Sandbox], None]) -> None:
+        self.settings, self.cells, self.on_start = settings, cells, on_start
+        self.box: Sandbox | None = None
+        self.rebuilt: str | None = None  # the exercise whose answer the box holds now
+
+    def call(self, step: Step, name: str, request: dict, tried: str) -> dict:
+        """The reply to a probe request on `name`, rebuilt from the definitions up to step.index's cell."""
+        seconds = self.settings.cell_timeout
+        try:
+            if self.box is None:
+                self.box = Sandbox(self.settings.limits, fast=self.settings.fast, hidden=list(self.settings.hidden),
+                                   sandbox=self.settings.sandbox).__enter__()
+                self.on_start(self.box)
+                self.rebuilt = None
+            if self.rebuilt != step.key:
+                defined = [d for cell in self.cells[:step.index + 1] for d in cell.definitions]
+                for source in ["%reset -f", *defined]:
+                    if self.box.request({"op": "run", "source": source}, seconds) is None:
+                        self.close()
+                        raise checks.CheckFailure(tried, f"`{name}` rebuilt from its definition within {seconds:g} s",
+                                                  f"`{source.splitlines()[0][:60]}` ran longer")
+                self.rebuilt = step.key
+                found = self.box.request({"op": "lookup", "names": [name]}, seconds)
+                if not isinstance(found, dict) or found.get("names") != [name]:
+                    self.rebuilt = None
+                    raise checks.CheckFailure(
+                        tried, f"`{name}` defined by the notebook's imports, def and class statements alone",
+                        "it is not defined that way", f"To examine `{name}`, the grader rebuilds it in a fresh process "
+                        "from the notebook's imports, def and class statements only; define it (and what it uses) "
+                        "with def or class.")
+            reply = self.box.request(dict(request, op="call", name=name), seconds)
+        except SandboxStopped as stopped:
+            self.close()
+            raise checks.CheckFailure(tried, "a result", f"the answer, rebuilt alone, stopped its sandbox: {stopped}")
+        if reply is None:
+            self.close()
+            raise checks.CheckFailure(tried, f"a result within {seconds:g} s", "none: it was stopped",
+                                      "is there an endless loop in your code?")
+        return reply
+
+    def close(self) -> None:
+        if self.box is not None:
+            self.box.close()
+            self.box, self.rebuilt = None, None
+
+
+class ProbedAnswer(SandboxedAnswer):
+    """A SandboxedAnswer whose probes go to the submission's ProbeSandbox instead of its own sandbox."""
+
+    def __init__(self, box: Sandbox, name: str, deadline: float, cell_timeout: float, probes: ProbeSandbox,
+                 step: Step) -> None:
+        super().__init__(box, name, deadline, cell_timeout)
+        self.probes, self.step = probes, step
+
+    def _exchange(self, request: dict, tried: str) -> bytes:
+        if not request["probe"]:
+            return super()._exchange(request, tried)
+        return checks.encode(self.probes.call(self.step, self.name, request, tried))
+
+
 def grade_notebook(path: Path | None, student: str, keys: list[str], settings: Settings = Settings(),
                    on_start: Callable[[Sandbox], None] = lambda box: None) -> Grade:
     """Grade one submission (see the module docstring); never raises because of what the submission does."""
@@ -109,7 +185,11 @@ def grade_notebook(path: Path | None, student: str, keys: list[str], settings: S
             cells = _read(box, path, settings)
             if isinstance(cells, str):
                 return zero_rest(cells)
-            stop = _run(box, plan(cells, keys), grade, settings, seed)
+            probes = ProbeSandbox(settings, cells, on_start)
+            try:
+                stop = _run(box, plan(cells, keys), grade, settings, seed, probes)
+            finally:
+                probes.close()
     except SandboxStopped as err:
         stop = f"its sandbox did not start ({err})."
     except Exception as err:  # the grader's own machinery failed: say so, keep the batch going
@@ -147,9 +227,11 @@ def _read(box: Sandbox, path: Path, settings: Settings) -> list[Cell] | str:
     if "error" in reply:
         return f"the notebook could not be read ({' '.join(str(reply['error']).split())[:200]})."
     try:
-        cells = [Cell(c["source"], frozenset(c["names"]), dict(c["library"])) for c in reply["cells"]]
-        if sum(len(c.source) for c in cells) > MAX_CODE or not all(
+        cells = [Cell(c["source"], frozenset(c["names"]), dict(c["library"]), tuple(c["definitions"]))
+                 for c in reply["cells"]]
+        if sum(len(c.source) + sum(map(len, c.definitions)) for c in cells) > 2 * MAX_CODE or not all(
                 isinstance(c.source, str) and all(isinstance(n, str) for n in c.names)
+                and all(isinstance(d, str) for d in c.definitions)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in c.library.items()) for c in cells):
             raise TypeError
     except (KeyError, TypeError, ValueError):
@@ -157,7 +239,8 @@ def _read(box: Sandbox, path: Path, settings: Settings) -> list[Cell] | str:
     return cells
 
 
-def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings, seed: int) -> str:
+def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings, seed: int,
+         probes: ProbeSandbox | None = None) -> str:
     """Run the steps in the sandbox; fill grade.results and grade.notes; return why grading stopped early."""
     deadline, sent = time.monotonic() + settings.timeout, False
     for step in steps:
@@ -169,7 +252,7 @@ def _run(box: Sandbox, steps: list[Step], grade: Grade, settings: Settings, seed
                 _run_cell(box, step, grade, settings, deadline, withhold=sent)
             else:
                 sent = True  # from here on the sandbox may hold the grader's inputs
-                grade.results[step.key] = _grade(box, step, grade, settings, deadline, seed)
+                grade.results[step.key] = _grade(box, step, grade, settings, deadline, seed, probes)
         except _Stop as stop:
             if step.key is not None:
                 grade.results[step.key] = (checks.FAILED, 0, f"[{step.key}] {checks.get(step.key).title}: {stop}")
@@ -205,8 +288,8 @@ def _run_cell(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadli
             grade.notes.append(note)
 
 
-def _grade(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadline: float,
-           seed: int) -> tuple[str, int, str]:
+def _grade(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadline: float, seed: int,
+           probes: ProbeSandbox | None = None) -> tuple[str, float, str]:
     """(status, points, message) of exercise step.key, its test run here on the answer in the sandbox."""
     ex = checks.get(step.key)
     found = box.request({"op": "lookup", "names": list(step.names)}, settings.cell_timeout)
@@ -224,6 +307,8 @@ def _grade(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadline:
     else:
         answer = SandboxedAnswer(box, defined[0], min(deadline, time.monotonic() + settings.cell_timeout),
                                  settings.cell_timeout)
+        if probes is not None:  # facts about the answer come from a sandbox where no other code of it ran
+            answer = ProbedAnswer(box, answer.name, answer.deadline, answer.cell_timeout, probes, step)
         result = checks.evaluate(ex, answer, seed, brief=True)
     message = result.message
     if defined[0] != step.names[0]:
@@ -231,4 +316,4 @@ def _grade(box: Sandbox, step: Step, grade: Grade, settings: Settings, deadline:
                     f"checked `{defined[0]}`.")
     if step.note:
         message += f"\n  note:     {step.note}"
-    return result.status, (ex.points if result.passed else 0), message
+    return result.status, result.points, message
