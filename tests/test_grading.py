@@ -676,7 +676,7 @@ def test_the_definitions_that_rebuild_an_answer_leave_out_every_other_statement(
              "class Net(nn.Module):\n    pass\nSIZES = [16, 32]\ng = f\nh = lambda x: x\nn = Net()\n"
              "import course_lib.checks as c; c.inputs_after = h\nfor i in range(3):\n    g(i)",
              "def broken(:"]
-    assert reading.definitions(cells) == [
+    assert [d for cell in reading.parse_cells(cells) for d in cell.definitions] == [
         "import torch", "from torch import nn", "@torch.no_grad()\ndef f(x,\n      k=2):\n    return x * k",
         "class Net(nn.Module):\n    pass", "SIZES = [16, 32]", "g = f", "h = lambda x: x",
         "import course_lib.checks as c"]
