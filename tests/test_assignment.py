@@ -108,8 +108,8 @@ def test_only_the_chosen_exercises_are_graded_at_the_files_points_less_the_late_
     assert (line.days_late, line.penalty, line.total, line.status) == (2, 0.6, 2.4, "late")
     report.write_outputs([line], a, tmp_path)
     assert (tmp_path / "gradebook.csv").read_text().splitlines() == [
-        "student,02.1,02.3,total,max,status,days_late,late_penalty,adjustment,id,name,section,flags",
-        "ada,3,0,2.4,5,late,2,0.6,0,,Ada,,"]
+        "student,02.1,02.3,total,max,status,days_late,late_penalty,adjustment,id,name,section,flags,checks",
+        "ada,3,0,2.4,5,late,2,0.6,0,,Ada,,,"]
     text = (tmp_path / "feedback" / "ada.md").read_text()
     assert text.startswith("# Feedback for ada: 2.4/5 points (Homework 02)")
     assert "Submitted 2026-12-11 05:59 (Europe/Berlin), 2 day(s) after the deadline 2026-12-09 23:59: 20%" in text

@@ -605,8 +605,10 @@ def test_resume_regrades_the_records_that_other_checks_made(tmp_path, monkeypatc
 
     rows, _ = grade(resume=False)
     before = batch.checks_version("00", ["00.1", "00.2", "00.3"])
-    assert rows[0][:7] == ["student", "00.1", "00.2", "00.3", "total", "max", "checks"]
-    assert rows[1][:7] == ["alice", "2", "0", "0", "2", "4", before] and before.startswith(course_lib.__version__ + "+")
+    column = rows[0].index("checks")
+    assert rows[0][:6] == ["student", "00.1", "00.2", "00.3", "total", "max"]
+    assert rows[1][:6] + [rows[1][column]] == ["alice", "2", "0", "0", "2", "4", before]
+    assert before.startswith(course_lib.__version__ + "+")
     record = json.loads(next((tmp_path / "out" / ".grading" / "graded").glob("*.json")).read_text())
     assert record["checks"] == before
     assert f"Graded by the checks {before}." in (tmp_path / "out" / "feedback" / "alice.md").read_text()
@@ -620,7 +622,7 @@ def test_resume_regrades_the_records_that_other_checks_made(tmp_path, monkeypatc
     rows, said = grade(resume=True)
     assert f"regrading 1 records made by other checks than this run's ({after})" in said
     assert any("grading 1 of 1" in line for line in said)
-    assert rows[1][:7] == ["alice", "3", "0", "0", "3", "5", after]
+    assert rows[1][:6] + [rows[1][column]] == ["alice", "3", "0", "0", "3", "5", after]
 
 
 def test_a_partly_right_answer_gets_part_of_the_points_and_its_feedback_lists_the_parts(tmp_path):
@@ -829,7 +831,7 @@ def test_answers_that_are_course_libs_own_functions_get_0_and_a_flag(tmp_path, s
     plan = assignment.Assignment("05", {key: course_lib.checks.get(key).points for key in keys})
     report.write_outputs(report.make_lines([grade], plan)[0], plan, tmp_path / "out")
     rows = list(csv.reader((tmp_path / "out" / "gradebook.csv").open()))
-    assert rows[0][-1] == "flags" and rows[1][-1] == ("05.1 uses course_lib.models.reparameterize; 05.2 uses "
+    assert rows[0][-2] == "flags" and rows[1][-2] == ("05.1 uses course_lib.models.reparameterize; 05.2 uses "
                                                        "course_lib.models.gaussian_kl; 06.2 uses course_lib.latent.slerp")
 
 

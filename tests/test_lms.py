@@ -101,11 +101,11 @@ def test_a_plain_roster_gives_a_gradebook_row_per_student_non_submitters_marked_
     _, _, unmatched = _export(tmp_path, PLAIN, {})  # ada by id, charles by name, zed by nothing
     assert _rows(tmp_path / "gradebook.csv") == [
         ["student", "00.1", "00.2", "00.3", "total", "max", "status", "days_late", "late_penalty", "adjustment",
-         "id", "name", "section", "flags"],
-        ["ada", "2", "1", "1", "4", "4", "submitted", "0", "0", "0", "ada", "Ada Lovelace", "A", ""],
-        ["charles", "2", "0", "0", "2", "4", "submitted", "0", "0", "0", "cb", "Charles Babbage", "B", ""],
-        ["gh", "0", "0", "0", "0", "4", "missing", "0", "0", "0", "gh", "Grace Hopper", "A", ""],
-        ["zed", "2", "1", "0", "3", "4", "submitted", "0", "0", "0", "", "Zed Unknown", "", ""],
+         "id", "name", "section", "flags", "checks"],
+        ["ada", "2", "1", "1", "4", "4", "submitted", "0", "0", "0", "ada", "Ada Lovelace", "A", "", ""],
+        ["charles", "2", "0", "0", "2", "4", "submitted", "0", "0", "0", "cb", "Charles Babbage", "B", "", ""],
+        ["gh", "0", "0", "0", "0", "4", "missing", "0", "0", "0", "gh", "Grace Hopper", "A", "", ""],
+        ["zed", "2", "1", "0", "3", "4", "submitted", "0", "0", "0", "", "Zed Unknown", "", "", ""],
     ]
     assert unmatched == ["zed"] and not (tmp_path / "canvas_import.csv").exists()
     assert "No submission of yours was found" in (tmp_path / "feedback" / "gh.md").read_text()

@@ -39,7 +39,7 @@ def test_points_replace_an_exercises_automatic_points_and_the_comment_reaches_th
     report.write_outputs([line], PLAN, tmp_path)
     assert "Right idea, wrong axis" in (tmp_path / "feedback" / "ada.md").read_text()
     assert (tmp_path / "gradebook.csv").read_text().splitlines()[1] == \
-        "ada,2,1,0.5,3.5,4,submitted+override,0,0,0,,Ada,,"
+        "ada,2,1,0.5,3.5,4,submitted+override,0,0,0,,Ada,,,"
 
 
 def test_a_total_adjustment_comes_after_the_late_penalty_and_a_set_total_replaces_everything(tmp_path):
