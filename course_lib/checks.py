@@ -44,6 +44,7 @@ import hashlib
 import importlib
 import json
 import re
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -217,9 +218,8 @@ def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED) -> Result:
         ex.test(answer, torch.Generator().manual_seed(seed_for(seed, key)))
     except CheckAborted:
         raise
-    except NotImplementedError:
-        message = f"[{key}] {ex.title}: not done yet. Replace the `raise NotImplementedError` with your code."
-        return Result(key, NOT_DONE, message + (f"\nHint: {ex.hint}" if ex.hint else ""), 0, ex.points)
+    except NotImplementedError as err:
+        return Result(key, NOT_DONE, _not_done_message(ex, getattr(err, "functions", [])), 0, ex.points)
     except CheckFailure as fail:
         hint = fail.hint or ex.hint
         message = (f"[{key}] {ex.title}: not right yet.\n  tried:    {fail.tried}\n"
@@ -230,6 +230,18 @@ def evaluate(ex: Exercise, answer: "Answer", seed: int = PUBLIC_SEED) -> Result:
                    f"{short(str(err))})" + (f"\n  hint:     {ex.hint}" if ex.hint else ""))
         return Result(key, FAILED, message, 0, ex.points)
     return Result(key, PASSED, f"[{key}] {ex.title}: passed ({ex.points}/{ex.points}).", ex.points, ex.points)
+
+
+def _not_done_message(ex: Exercise, functions: list[str]) -> str:
+    """"Not done yet" for `ex`; when the NotImplementedError came from another exercise's answer of the same notebook
+    that `ex`'s answer called (`functions`: where it passed, innermost first), that exercise is named instead."""
+    answers = {other.answer: other for other in _all().values() if other.key[:2] == ex.key[:2]}
+    called = next((answers[name] for name in functions if name in answers), ex)
+    if called is not ex:
+        return (f"[{ex.key}] {ex.title}: not done yet: your `{called.answer}` (exercise {called.key}) is not done yet, "
+                f"and your answer calls it. Finish {called.key} first.")
+    message = f"[{ex.key}] {ex.title}: not done yet. Replace the `raise NotImplementedError` with your code."
+    return message + (f"\nHint: {ex.hint}" if ex.hint else "")
 
 
 def run_check(key: str, answer: Any) -> Result:
@@ -283,7 +295,10 @@ class Answer:
             types = [str(t) for t in reply.get("types", [])][:20] if isinstance(reply.get("types"), list) else []
             message = str(reply.get("message", ""))[:1000]
             if "NotImplementedError" in types:
-                raise NotImplementedError(message)
+                err = NotImplementedError(message)
+                functions = reply.get("functions")
+                err.functions = [str(f) for f in functions[:50]] if isinstance(functions, list) else []
+                raise err
             raise AnswerRaised(tried, types, message)
         what = str(reply.get("what", ""))[:1000]
         if outcome == "not_callable":
@@ -323,8 +338,10 @@ def perform(target: Any, request: bytes, limit: int = MAX_MESSAGE) -> bytes:
             return encode({"outcome": "not_callable", "what": short(target)})
         value = function(target, *call["args"]) if function else target(*call["args"])
     except Exception as err:  # the answer's own error, reported by type names and message
-        return encode({"outcome": "raised", "types": [c.__name__ for c in type(err).__mro__],
-                       "message": _text(err)})
+        reply = {"outcome": "raised", "types": [c.__name__ for c in type(err).__mro__], "message": _text(err)}
+        if isinstance(err, NotImplementedError):  # which functions it came through, innermost first
+            reply["functions"] = [frame.f_code.co_name for frame, _ in traceback.walk_tb(err.__traceback__)][::-1]
+        return encode(reply)
     try:
         return encode({"outcome": "returned", "value": value}, limit)
     except ChannelError as err:
