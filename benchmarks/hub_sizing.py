@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--notebooks", nargs="*", default=None, help="lesson numbers, e.g. 00 02 (default: all)")
     parser.add_argument("--fast", action="store_true", help="COURSE_FAST=1 instead of full mode")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    parser.add_argument("--no-server", action="store_true", help="measure the kernels only")
     parser.add_argument("--settle", type=float, default=10, help="seconds the idle server waits before measuring")
     args = parser.parse_args()
     lessons = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -133,8 +134,9 @@ def main() -> None:
                       "load_average": [round(x, 1) for x in os.getloadavg()], "python": platform.python_version(),
                       "mode": "fast" if args.fast else "full"}), flush=True)
     env = {"COURSE_FAST": "1" if args.fast else "0", "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
-    results = [server_memory(args.settle)]
-    print(json.dumps(results[-1]), flush=True)
+    results = [] if args.no_server else [server_memory(args.settle)]
+    for result in results:
+        print(json.dumps(result), flush=True)
     for lesson in lessons:
         results.append(kernel_memory(lesson, env, args.timeout))
         print(json.dumps(results[-1]), flush=True)
