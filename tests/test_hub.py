@@ -18,10 +18,10 @@ with the reason, except under CI ($CI set), where that is a failure. Takes a few
 from __future__ import annotations
 
 import csv
-import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -247,6 +247,13 @@ c.Spawner.args = ["--LabApp.expose_app_in_browser=True"]
         log.close()
 
 
+def test_the_guide_shows_the_z2jh_values_as_they_are():
+    """docs/jupyterhub.md shows hub/z2jh/config.yaml in full; the two must not drift apart."""
+    guide = (ROOT / "docs" / "jupyterhub.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", guide, flags=re.S)
+    assert (HUB / "z2jh" / "config.yaml").read_text() in blocks, "copy hub/z2jh/config.yaml into the guide's block"
+
+
 def test_a_learner_may_clone_the_learner_repository_that_root_made():
     """git refuses a repository another user owns; the gitconfig made beside it, given as the learners' system
     configuration (as hub/jupyterhub_config.py does), lets them clone it."""
@@ -378,6 +385,16 @@ def errors(notebook: dict) -> list[str]:
             if o.get("output_type") == "error"]
 
 
+def learner_memory(uid: int) -> dict[str, float]:
+    """Resident memory (MB) of a learner's server and of their kernels."""
+    total = {"server": 0.0, "kernels": 0.0}
+    for process in psutil.process_iter(["uids", "cmdline", "memory_info"]):
+        if process.info["uids"] and process.info["uids"].real == uid and process.info["memory_info"]:
+            kind = "kernels" if "ipykernel_launcher" in " ".join(process.info["cmdline"] or []) else "server"
+            total[kind] += process.info["memory_info"].rss / 2**20
+    return total
+
+
 def as_user(user: pwd.struct_passwd, *command) -> subprocess.CompletedProcess:
     return subprocess.run(["runuser", "-u", user.pw_name, "--", *map(str, command)], capture_output=True, text=True)
 
@@ -414,6 +431,9 @@ def test_a_class_on_the_hub(world, learners, hub, tmp_path):
             start_run_all(page)
         for page in pages.values():
             finish_and_save(page)
+        for user in learners.values():  # what each learner holds now: reported, for the guide's sizing
+            print(f"hub test: {user.pw_name}: " + ", ".join(f"{what} {mb:.0f} MB RSS" for what, mb in
+                                                          learner_memory(user.pw_uid).items()))
         ada, bo = (saved(learners[name], warmup) for name in LEARNERS)
         assert "[00.3] the fraction of 'on' pixels in each image: passed" in outputs_text(ada), errors(ada)
         assert "[00.2] binarise images at a threshold: not done yet" in outputs_text(bo), errors(bo)
