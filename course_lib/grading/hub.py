@@ -103,7 +103,7 @@ def _open_folder(home: str, parts: tuple[str, ...], create: bool = False) -> int
             try:
                 child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
             except OSError as err:
-                if err.errno in (errno.ELOOP, errno.ENOTDIR):  # ELOOP: a link; ENOTDIR: a file where a folder should be
+                if err.errno in (errno.ELOOP, errno.ENOTDIR):  # a link, or a file
                     raise Refused(f"{part} in its path is a link or not a folder") from None
                 raise
             os.close(fd)
