@@ -10,7 +10,8 @@
 # - Fashion-MNIST is prepared once by root in a folder learners may read: COURSE_DATA_DIR below.
 # - The learner repository is a bare git repository on this server: LEARNER_REPOSITORY below. It belongs to
 #   root, so git refuses it to every learner ("detected dubious ownership") unless a system- or global-level
-#   configuration names it as a safe directory (git ignores `-c safe.directory` and GIT_CONFIG_COUNT before 2.42).
+#   configuration names it as a safe directory (`-c safe.directory` and GIT_CONFIG_COUNT do not reach the
+#   `git upload-pack` that a clone from a local path runs).
 #   hub/make_learner_repository.sh writes that into <repository's folder>/gitconfig, which includes
 #   /etc/gitconfig, and the spawner makes it the learners' system-level configuration (GIT_CONFIG_SYSTEM), which
 #   nbgitpuller's git commands inherit.
