@@ -108,11 +108,14 @@ def shared_environment(folder: Path) -> tuple[Path, dict[str, str]]:
     user may enter: (its python, environment variables its processes need)."""
     if sys.prefix == sys.base_prefix:
         _unavailable("the hub test runs from a virtual environment (python course.py test makes .venv)")
-    base, venv, course = folder / "python", folder / "venv", folder / "course"
-    for source, target in ((Path(sys.base_prefix), base), (Path(sys.prefix), venv)):
-        _run("cp", "-al", source, target)  # hard links: about a second for 7 GB on one file system
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for name in ("python", "python3", version, "pyvenv.cfg"):
+    base, venv, course = Path(sys.base_prefix), folder / "venv", folder / "course"
+    if subprocess.run(["runuser", "-u", "nobody", "--", base / "bin" / version, "-c", "pass"],
+                      capture_output=True).returncode != 0:  # e.g. pyenv's Python in /root/.pyenv: link it too
+        _link_tree(base, folder / "python")
+        base = folder / "python"
+    _link_tree(Path(sys.prefix), venv)
+    for name in ("python", "python3", version):
         (venv / "bin" / name).unlink(missing_ok=True)
     (venv / "pyvenv.cfg").unlink()  # a hard link: writing it would change the original
     (venv / "pyvenv.cfg").write_text(f"home = {base / 'bin'}\ninclude-system-site-packages = false\n")
@@ -123,8 +126,18 @@ def shared_environment(folder: Path) -> tuple[Path, dict[str, str]]:
     shutil.copytree(ROOT / "course_lib", course / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "notebooks" / "checkpoints", course / "notebooks" / "checkpoints")
     (site / "course.pth").write_text(f"{course}\n")
-    # A Python built with a shared libpython finds it by an absolute path into its original prefix.
-    return venv / "bin" / "python", {"LD_LIBRARY_PATH": str(base / "lib"), "COURSE_FAST": "1", "MPLBACKEND": "Agg"}
+    environment = {"COURSE_FAST": "1", "MPLBACKEND": "Agg"}
+    if base != Path(sys.base_prefix):  # a shared libpython is found by an absolute path into the original prefix
+        environment["LD_LIBRARY_PATH"] = str(base / "lib")
+    return venv / "bin" / "python", environment
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Copy `source` to `target` as hard links (about a second for 7 GB), or as a real copy across file systems."""
+    if subprocess.run(["cp", "-al", source, target], capture_output=True).returncode != 0:
+        shutil.rmtree(target, ignore_errors=True)
+        print(f"hub test: {source} is on another file system than {target}; copying it (slow)")
+        _run("cp", "-a", source, target)
 
 
 @pytest.fixture(scope="module")
