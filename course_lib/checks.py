@@ -48,6 +48,7 @@ import hashlib
 import importlib
 import json
 import re
+import traceback
 import types
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -306,9 +307,8 @@ def _evaluate(ex: Exercise, answer: "Answer", seed: int) -> Result:
         ex.test(answer, torch.Generator().manual_seed(seed_for(seed, key)))
     except CheckAborted:
         raise
-    except NotImplementedError:
-        message = f"[{key}] {ex.title}: not done yet. Replace the `raise NotImplementedError` with your code."
-        return Result(key, NOT_DONE, message + (f"\nHint: {ex.hint}" if ex.hint else ""), 0, ex.points)
+    except NotImplementedError as err:
+        return Result(key, NOT_DONE, _not_done_message(ex, getattr(err, "functions", [])), 0, ex.points)
     except CheckFailure as fail:
         return Result(key, FAILED, _failure_message(ex, fail, "not right yet", parts), 0, ex.points)
     except Exception as err:  # the answer returned data the test could not use: one line, not a traceback
@@ -384,6 +384,18 @@ def library_use(answer: Any) -> str:
     return ""
 
 
+def _not_done_message(ex: Exercise, functions: list[str]) -> str:
+    """"Not done yet" for `ex`; when the NotImplementedError came from another exercise's answer of the same notebook
+    that `ex`'s answer called (`functions`: where it passed, innermost first), that exercise is named instead."""
+    answers = {other.answer: other for other in _all().values() if other.key[:2] == ex.key[:2]}
+    called = next((answers[name] for name in functions if name in answers), ex)
+    if called is not ex:
+        return (f"[{ex.key}] {ex.title}: not done yet: your `{called.answer}` (exercise {called.key}) is not done yet, "
+                f"and your answer calls it. Finish {called.key} first.")
+    message = f"[{ex.key}] {ex.title}: not done yet. Replace the `raise NotImplementedError` with your code."
+    return message + (f"\nHint: {ex.hint}" if ex.hint else "")
+
+
 def run_check(key: str, answer: Any) -> Result:
     """Check `answer` (the learner's object) for exercise `key` in this process; never raises for a wrong answer."""
     what = library_use(answer)
@@ -436,7 +448,10 @@ class Answer:
             types = [str(t) for t in reply.get("types", [])][:20] if isinstance(reply.get("types"), list) else []
             message = str(reply.get("message", ""))[:1000]
             if "NotImplementedError" in types:
-                raise NotImplementedError(message)
+                err = NotImplementedError(message)
+                functions = reply.get("functions")
+                err.functions = [str(f) for f in functions[:50]] if isinstance(functions, list) else []
+                raise err
             raise AnswerRaised(tried, types, message)
         what = str(reply.get("what", ""))[:1000]
         if outcome == "not_callable":
@@ -476,8 +491,10 @@ def perform(target: Any, request: bytes, limit: int = MAX_MESSAGE) -> bytes:
             return encode({"outcome": "not_callable", "what": short(target)})
         value = function(target, *call["args"]) if function else target(*call["args"])
     except Exception as err:  # the answer's own error, reported by type names and message
-        return encode({"outcome": "raised", "types": [c.__name__ for c in type(err).__mro__],
-                       "message": _text(err)})
+        reply = {"outcome": "raised", "types": [c.__name__ for c in type(err).__mro__], "message": _text(err)}
+        if isinstance(err, NotImplementedError):  # which functions it came through, innermost first
+            reply["functions"] = [frame.f_code.co_name for frame, _ in traceback.walk_tb(err.__traceback__)][::-1]
+        return encode(reply)
     try:
         return encode({"outcome": "returned", "value": value}, limit)
     except ChannelError as err:

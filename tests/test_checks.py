@@ -40,6 +40,25 @@ def test_a_stub_is_not_done_yet(square_exercise):
     assert "not done yet" in result.message and "Hint: use x * x" in result.message
 
 
+def test_an_answer_calling_an_unfinished_one_names_that_exercise():
+    """00.3's answer calls the learner's `binarise`, still a stub: the message names 00.2, not 00.3's own stub."""
+    def binarise(images, threshold=0.5):
+        raise NotImplementedError("a pixel is on when ...")
+
+    def on_fraction(images, threshold=0.5):
+        return binarise(images, threshold).mean(dim=(1, 2, 3))
+
+    result = run_check("00.3", on_fraction)
+    assert result.status == NOT_DONE
+    assert "your `binarise` (exercise 00.2) is not done yet, and your answer calls it" in result.message
+    assert "Replace the `raise NotImplementedError`" not in result.message
+    def on_fraction(images, threshold=0.5):  # noqa: F811 (the answer's own stub: the usual message)
+        raise NotImplementedError("binarise first, ...")
+
+    own = run_check("00.3", on_fraction)
+    assert "Replace the `raise NotImplementedError`" in own.message and "00.2" not in own.message
+
+
 def test_a_wrong_answer_says_what_was_tried_expected_and_got(square_exercise):
     result = run_check(square_exercise, lambda x: x.abs() * x)  # right for the first inputs, wrong for negatives
     assert result.status == FAILED and result.points == 0

@@ -379,3 +379,11 @@ def test_a_hub_setting_adds_an_nbgitpuller_link(monkeypatch):
     assert conf.notebook_links("notebooks/04_autoencoder")["JupyterHub"] == (
         "https://hub.example.edu/hub/user-redirect/git-pull?repo=https%3A%2F%2Fgithub.com%2Fsomeone%2Fcourse-students"
         "&branch=main&urlpath=lab%2Ftree%2Fcourse-students%2Fnotebooks%2F04_autoencoder.ipynb%3Fautodecode")
+
+
+def test_a_hub_repository_ending_in_git_is_cloned_into_the_folder_the_link_opens(monkeypatch):
+    """nbgitpuller clones https://.../course-students.git into ~/course-students.git/ unless told the folder."""
+    conf = load_conf(monkeypatch, COURSE_SITE_HUB="https://hub.example.edu",
+                     COURSE_SITE_HUB_REPOSITORY="https://github.com/someone/course-students.git")
+    link = conf.notebook_links("notebooks/04_autoencoder")["JupyterHub"]
+    assert "&targetpath=course-students&" in link and "urlpath=lab%2Ftree%2Fcourse-students%2Fnotebooks" in link

@@ -68,11 +68,13 @@ def notebook_links(pagename: str) -> dict[str, str]:
     links = {"source": f"{REPOSITORY_URL}/blob/{BRANCH}/{path}",
              "Binder": f"{BINDER_URL}/v2/gh/{owner_repo}/{BRANCH}?urlpath={quote('lab/tree/' + path, safe='')}",
              "Colab": f"{COLAB_URL}/github/{owner_repo}/blob/{BRANCH}/{path}"}
-    if JUPYTERHUB_URL:  # nbgitpuller clones into ~/<repository name>/ and opens the notebook there
-        folder = HUB_REPOSITORY_URL.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    if JUPYTERHUB_URL:  # nbgitpuller clones into ~/<last part of the URL>/ and opens the notebook there
+        last = HUB_REPOSITORY_URL.rstrip("/").rsplit("/", 1)[-1]
+        folder = last.removesuffix(".git")  # "x.git" would be cloned into ~/x.git/: name the folder
         links["JupyterHub"] = (f"{JUPYTERHUB_URL.rstrip('/')}/hub/user-redirect/git-pull?"
                                f"repo={quote(HUB_REPOSITORY_URL, safe='')}&branch={BRANCH}"
-                               f"&urlpath={quote(f'lab/tree/{folder}/{path}?autodecode', safe='')}")
+                               + (f"&targetpath={quote(folder, safe='')}" if folder != last else "")
+                               + f"&urlpath={quote(f'lab/tree/{folder}/{path}?autodecode', safe='')}")
     return links
 
 
