@@ -85,6 +85,7 @@ CANVAS_ROSTER = """Student,ID,SIS User ID,SIS Login ID,Section,Warm-up (4567),Ho
 
 CANVAS_ASSIGNMENT = """name = "Warm-up"
 notebook = "00"
+deadline = 2026-12-09T23:59:00  # Canvas's download carries no times: its LATE marker shows, no penalty applies
 
 [exercises]
 "00.1" = 2
