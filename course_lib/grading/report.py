@@ -61,7 +61,9 @@ def make_lines(grades: list[Grade], assignment: Assignment, submissions: dict[st
     """The gradebook's lines (the roster's order, then submitters on no roster line) and those submitters' keys.
 
     An exercise's automatic points are the assignment's points times the share its check gave; lateness comes
-    from each Submission's submitted_at; a roster student without a submission gets 0 points, status missing.
+    from each Submission's submitted_at (without a deadline or a time, e.g. Canvas's download, the platform's own
+    LATE marker sets the status, and no penalty applies); a roster student without a submission gets 0 points,
+    status missing.
     """
     submissions = submissions or {}
     by_key = {g.student: g for g in grades}
@@ -82,7 +84,8 @@ def make_lines(grades: list[Grade], assignment: Assignment, submissions: dict[st
         days = assignment.days_late(sub.submitted_at) if sub else 0
         penalty = round(sum(points.values()) * assignment.penalty_percent(sub.submitted_at if sub else None) / 100, 2)
         total = round((fixed if fixed is not None else sum(points.values()) - penalty) + adjustment, 2)
-        late = days > 0 or (sub is not None and sub.late and assignment.deadline is None)
+        untimed = assignment.deadline is None or (sub is not None and sub.submitted_at is None)
+        late = days > 0 or (sub is not None and sub.late and untimed)
         status = MISSING if grade is None else LATE if late else SUBMITTED
         name = printable(student.name if student else (sub.name if sub else key))  # shown as text, never markup
         lines.append(Line(key, name, points, total,
