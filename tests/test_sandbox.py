@@ -205,6 +205,20 @@ for path in ('/proc/sys/kernel/core_pattern', '/proc/sys/kernel/hostname', '/pro
                                                   "/proc/sysrq-trigger")], inside
 
 
+def test_its_accounts_and_name_hold_while_the_host_rewrites_etc_passwd(box, throwaway_user):
+    """useradd renames a new /etc/passwd, /etc/group and /etc/shadow over the old ones, and the kernel then detaches
+    every mount on the old files, in every namespace. On the code before, that removed the sandbox's own /etc/passwd
+    (and the /dev/null laid over /etc/shadow), so a sandbox started before another user was made saw the host's
+    accounts: getpass.getuser() said `cloudsdk`, the host's uid 1000, instead of `learner`."""
+    inside = _value(box, """import getpass, os
+value = {'user': getpass.getuser(), 'passwd': open('/etc/passwd').read().split(),
+         'files': sorted(n for n in os.listdir('/etc') if n.startswith(('passwd', 'group', 'shadow', 'gshadow')))}""")
+    assert throwaway_user.pw_name in Path("/etc/passwd").read_text()  # made after the sandbox started
+    assert inside == {"user": "learner", "passwd": ["learner:x:1000:1000:learner:/scratch:/bin/sh",
+                                                    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin"],
+                      "files": ["group", "passwd"]}, inside
+
+
 FLOOD = """import os, sys, threading
 import course_lib.checks as checks
 from course_lib.grading.runner import write_frame

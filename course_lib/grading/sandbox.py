@@ -51,7 +51,9 @@ Grading runs each submission in a bubblewrap sandbox, and none can start here ({
 DIED = "the kernel died (os._exit, os.kill, a crash, or running out of memory)"
 ADDRESS_SLACK = 6 * GiB  # RLIMIT_AS above the memory limit: torch's libraries alone map about 3 GiB
 SCRATCH = "/scratch"
-MASKED_ETC = ["shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "ssh", "ssl/private"]
+ACCOUNT_FILES = {"passwd", "group", "shadow", "gshadow", "subuid", "subgid"}  # absent inside, backups included
+HIDDEN_ETC = {"sudoers", "sudoers.d", "ssh", ".pwd.lock"}
+MASKED_ETC = ["ssl/private"]
 
 
 class SandboxUnavailable(RuntimeError):
@@ -111,8 +113,7 @@ class Descriptors:
 
     @classmethod
     def open(cls, files: dict[str, bytes]) -> "Descriptors":
-        overlays = {path: _memory_file(content) for path, content in confine.identity_files(SCRATCH).items()
-                    if Path(path).exists()}
+        overlays = {path: _memory_file(content) for path, content in confine.identity_files(SCRATCH).items()}
         return cls({path: _memory_file(content) for path, content in files.items()}, overlays,
                    _memory_file(confine.syscall_filter()))
 
@@ -133,8 +134,8 @@ def bwrap_argv(limits: Limits, hidden: list[Path], fds: Descriptors, userns_bloc
     userns_block: for a root grader, the descriptor bwrap waits on until the grader has written the user
     namespace's uid map (see `Sandbox._map_user`); the runner then drops to the sandbox uid itself."""
     argv = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
-            "--hostname", confine.HOSTNAME, "--seccomp", str(fds.seccomp),
-            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+            "--hostname", confine.HOSTNAME, "--seccomp", str(fds.seccomp), "--ro-bind", "/usr", "/usr",
+            *_etc_argv(fds.overlays)]
     if userns_block is None:  # bwrap maps its own uid to the inside uid
         argv += ["--uid", str(confine.INSIDE_UID), "--gid", str(confine.INSIDE_UID)]
         argv += ["--disable-userns"] if _bwrap_supports("--disable-userns") else []  # bubblewrap 0.8 and later
@@ -147,14 +148,6 @@ def bwrap_argv(limits: Limits, hidden: list[Path], fds: Descriptors, userns_bloc
             argv += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             argv += ["--ro-bind", str(host), str(host)]
-    for name in MASKED_ETC:
-        path = Path("/etc") / name
-        if path.is_dir():
-            argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
-        elif path.exists():
-            argv += ["--ro-bind", "/dev/null", str(path)]
-    for path, fd in fds.overlays.items():  # the user, group and host name it sees
-        argv += ["--perms", "0644", "--ro-bind-data", str(fd), path]
     visible = visible_paths()
     in_tmp = any(path.is_relative_to("/tmp") for path in visible)  # e.g. the course cloned into /tmp
     if in_tmp:  # then /tmp holds read-only folders, so it is the scratch tmpfs itself and /scratch points to it
@@ -175,6 +168,28 @@ def bwrap_argv(limits: Limits, hidden: list[Path], fds: Descriptors, userns_bloc
     for path, fd in fds.files.items():  # bubblewrap does not follow the /scratch link when it makes a file's folders
         argv += ["--file", str(fd), "/tmp" + path.removeprefix("/scratch") if in_tmp else path]
     return argv + ["--remount-ro", "/dev", "--remount-ro", "/"]
+
+
+def _etc_argv(identity: dict[str, int]) -> list[str]:
+    """/etc as a folder of the sandbox's own: the host's entries bound one by one, without the account, password,
+    sudo and SSH files, and `identity` (/etc path -> memfd) written into it.
+
+    Binding the host's whole /etc and laying files over it is not enough: when the host replaces a file (useradd
+    renames a new /etc/passwd over the old one), the kernel detaches every mount on the old file, in every
+    namespace, and the sandbox would see the host's new file. A host file replaced here leaves an empty one."""
+    argv = ["--dir", "/etc"]
+    with os.scandir("/etc") as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.rstrip("-+~") in ACCOUNT_FILES or entry.name in HIDDEN_ETC or entry.path in identity:
+                continue
+            argv += ["--symlink", os.readlink(entry.path), entry.path] if entry.is_symlink() else \
+                ["--ro-bind-try", entry.path, entry.path]  # -try: the host may remove it meanwhile
+    for name in MASKED_ETC:
+        if (Path("/etc") / name).is_dir():
+            argv += ["--tmpfs", f"/etc/{name}", "--remount-ro", f"/etc/{name}"]
+    for path, fd in identity.items():  # the user, group and host name it sees
+        argv += ["--perms", "0644", "--ro-bind-data", str(fd), path]
+    return argv
 
 
 def runner_env(limits: Limits, fast: bool, scratch: str) -> dict[str, str]:
