@@ -11,7 +11,8 @@ With --repeats, the four ways take turns and each keeps its fastest run. Prints 
 the ratio --jobs 2 / --jobs 1 (target: >= 1.7 on 2 cores), the sandbox's overhead per submission,
 (sandboxed - unsandboxed) / unsandboxed at --jobs 1 (target: <= 10 %), and the part of it that the filter and
 the uid drop add (the uid drop happens only when the grader runs as root). It also times starting a runner until
-it is ready each way, which is where the sandbox's cost lies. All gradebooks must be identical. The machine's
+it is ready each way, which is where the sandbox's cost lies, and the check each batch makes before grading (a
+root grader's starts a whole sandbox, a cost per batch that a small batch feels most). All gradebooks must be identical. The machine's
 load average is printed with the numbers: other work on the machine makes every figure worse, and the --jobs
 ratio most of all.
 """
@@ -51,6 +52,20 @@ def start_seconds(sandboxed: bool, confined: bool, times: int) -> float:
             with sandbox.Sandbox(sandbox.Limits(threads=os.cpu_count() or 1), sandbox=sandboxed) as box:
                 box.request({"op": "lookup", "names": []}, 60)
                 seconds.append(time.perf_counter() - start)
+    finally:
+        sandbox.CONFINED = True
+    return statistics.median(seconds)
+
+
+def check_seconds(confined: bool, times: int) -> float:
+    """Median seconds of the check that every batch makes before grading (a root grader's starts a whole sandbox)."""
+    seconds = []
+    sandbox.CONFINED = confined
+    try:
+        for _ in range(times):
+            start = time.perf_counter()
+            sandbox.check_available()
+            seconds.append(time.perf_counter() - start)
     finally:
         sandbox.CONFINED = True
     return statistics.median(seconds)
@@ -96,6 +111,11 @@ def main() -> None:
         print(f"of which the seccomp filter{' and the uid drop' if os.geteuid() == 0 else ''}: "
               f"{100 * (boxed - unconfined) / bare:+.1f} % of the baseline "
               f"({(boxed - unconfined) / args.students:+.2f} s per submission)")
+        checks = {confined: check_seconds(confined, 3) for confined in (False, True)}
+        print(f"the check before each batch (median of 3): {checks[False]:.2f} s without the filter and the uid drop, "
+              f"{checks[True]:.2f} s as graded; as graded it is {100 * checks[True] / bare:+.1f} % of the baseline "
+              f"with {args.students} students (shrinking as 1 / students), and the rest of the sandbox's overhead "
+              f"{100 * (boxed - bare - checks[True]) / bare:+.1f} %")
         plain, wrapped, confined = start_seconds(False, True, 3), start_seconds(True, False, 3), \
             start_seconds(True, True, 3)
         print(f"starting a runner until ready (median of 3): {plain:.2f} s without bubblewrap, {wrapped:.2f} s in "
