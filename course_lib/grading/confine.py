@@ -142,7 +142,8 @@ def _below(folder: Path):
 
 
 def identity_files(home: str) -> dict[str, bytes]:
-    """Files laid over /etc inside: one user and group `learner` with home `home`, nobody, the host name."""
+    """Files written into the sandbox's own /etc: one user and group `learner` with home `home`, nobody, the host
+    name."""
     return {
         "/etc/passwd": f"learner:x:{INSIDE_UID}:{INSIDE_UID}:learner:{home}:/bin/sh\n"
                        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n".encode(),
