@@ -4,8 +4,8 @@ What the code inside gets (bubblewrap, https://github.com/containers/bubblewrap,
 - its own user, PID, IPC, UTS, cgroup and network namespaces: it sees and signals only its own processes, has no
   network, and every process it starts dies when the sandbox is closed (the namespace's first process is killed);
 - a file system that is read-only and holds only what running a notebook needs: /usr, an /etc of its own (the
-  host's entries but the account, sudo and SSH files, and its own users and host name), this Python and its packages, the course_lib package folder, the pretrained checkpoints and the
-  data folders. The solutions, the tests, the submissions, the grader's output and secrets, home folders and
+  host's entries but the account, sudo and SSH files, and its own users and host name), this Python and its
+  packages, the course_lib package folder, the pretrained checkpoints and the data folders. The solutions, the tests, the submissions, the grader's output and secrets, home folders and
   everything else are simply absent (a hidden path inside a visible one gets an empty tmpfs over it);
 - one writable place, its scratch folder /scratch (also $HOME and /tmp), a tmpfs capped at the disk limit;
 - resource limits: RLIMIT_DATA (memory), RLIMIT_FSIZE, RLIMIT_NPROC for a non-root grader, a generous
