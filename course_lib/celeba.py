@@ -716,6 +716,7 @@ def _standin_source(target: Path) -> _Source:
     if not (folder / STANDIN_MARKER).is_file():
         target.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(dir=target, prefix=".celeba-standin-"))
+        scratch.chmod(0o755)  # mkdtemp's 0700 would stay on the data folder, which a root grader's sandbox reads
         try:
             make_standin_celeba(scratch, n=STANDIN_SIZE)
             try:

@@ -4,14 +4,21 @@ Each hostile submission attacks one line of the threat model in docs/instructors
 must finish with the exact gradebook below, leave every file it was given byte-identical, and leave no process.
 """
 import csv
+import ctypes
 import dataclasses
 import hashlib
 import json
 import os
+import platform
+import pwd
+import shlex
+import shutil
 import signal
+import site
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +29,8 @@ import torch
 
 import course_lib
 import course_lib.checks
-from course_lib.grading import __main__ as cli, assignment, batch, ingest, reading, report, sandbox, submission
+from course_lib.grading import __main__ as cli, assignment, batch, confine, ingest, reading, report, sandbox, \
+    submission
 from course_lib.make_exercises import make_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +76,11 @@ def _edit(replacements: dict[str, str]) -> str:
 
 
 REPORT = "raise RuntimeError(f'REPORT {found}')"  # what an attack achieved, read back from its feedback
+KEYS = """import ctypes, errno, platform
+libc = ctypes.CDLL(None, use_errno=True)
+ADD_KEY, KEYCTL = {'x86_64': (248, 250), 'aarch64': (217, 219)}[platform.machine()]
+RINGS = {'session': -3, 'user': -4}  # KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING
+"""
 
 ATTACKS = {
     # read the grader's command line, environment and files; hand back what it found in its error messages
@@ -266,6 +279,38 @@ def lookup(*args):
     return table[key_of(args)]
 mean_image = binarise = on_fraction = lookup""", 'check("00.1", mean_image)', 'check("00.2", binarise)',
         'check("00.3", on_fraction)'),
+    # issue 19, what the sandbox shares with the host and with other sandboxes: the kernel's keyrings (not
+    # namespaced: a key linked into the session or user keyring waits there for a submission graded later) ...
+    "keyring_plant": honest(KEYS + """found = {}
+for name, ring in RINGS.items():
+    key = libc.syscall(ADD_KEY, b'user', b'course-attack-' + name.encode(), b'answer code', 11, ctypes.c_int(ring))
+    found[name] = key if key >= 0 else errno.errorcode[ctypes.get_errno()]
+""" + REPORT),
+    "keyring_seek": honest(KEYS + """import time
+found, end = {}, time.time() + 15  # the planter may be graded at the same time: look until it has planted
+while time.time() < end and (not found or 'ENOKEY' in found.values()):
+    for name, ring in RINGS.items():
+        key = libc.syscall(KEYCTL, 10, ctypes.c_int(ring), b'user', b'course-attack-' + name.encode(), 0)  # SEARCH
+        found[name] = key if key >= 0 else errno.errorcode[ctypes.get_errno()]
+    time.sleep(0.5)
+""" + REPORT),
+    # ... the sysctls (a root sandbox could set kernel.core_pattern, a program the kernel runs as host root on the
+    # next crash; opening for writing is the test, nothing is written) ...
+    "sysctl": honest("""import os
+found = []
+for path in ('/proc/sys/kernel/core_pattern', '/proc/sys/kernel/hostname', '/proc/sysrq-trigger'):
+    try:
+        os.close(os.open(path, os.O_WRONLY))
+        found.append(path)
+    except OSError:
+        pass
+""" + REPORT),
+    # ... and who it runs as: the host's uid, user names and host name, printed into its feedback
+    "identity": honest("""import getpass, json, os, socket
+found = json.dumps({'user': getpass.getuser(), 'host': socket.gethostname(), 'node': os.uname().nodename,
+                    'passwd': [line.split(':')[0] for line in open('/etc/passwd')],
+                    'uid_map': ' '.join(open('/proc/self/uid_map').read().split())})
+""" + REPORT),
     # the network
     "network": honest("""import socket
 found = []
@@ -317,7 +362,10 @@ forkbomb,2,1,1,4,4,submitted,0,0,0,,forkbomb,,
 giant_frame,2,0,0,2,4,submitted,0,0,0,,giant_frame,,
 hangs,2,1,0,3,4,submitted,0,0,0,,hangs,,
 hog,2,1,1,4,4,submitted,0,0,0,,hog,,
+identity,2,1,1,4,4,submitted,0,0,0,,identity,,
 ignores_interrupt,2,1,0,3,4,submitted,0,0,0,,ignores_interrupt,,
+keyring_plant,2,1,1,4,4,submitted,0,0,0,,keyring_plant,,
+keyring_seek,2,1,1,4,4,submitted,0,0,0,,keyring_seek,,
 kills_all,2,0,0,2,4,submitted,0,0,0,,kills_all,,
 kills_parent,2,1,1,4,4,submitted,0,0,0,,kills_parent,,
 memorizer,0,0,0,0,4,submitted,0,0,0,,memorizer,,
@@ -333,6 +381,7 @@ snoop,2,1,1,4,4,submitted,0,0,0,,snoop,,
 spammer,2,1,0,3,4,submitted,0,0,0,,spammer,,
 sum-b0cca27f,0,0,0,0,4,submitted,0,0,0,,'@sum,,
 syntax_error,2,1,0,3,4,submitted,0,0,0,,syntax_error,,
+sysctl,2,1,1,4,4,submitted,0,0,0,,sysctl,,
 unreadable,0,0,0,0,4,submitted,0,0,0,,unreadable,,
 writer,2,1,1,4,4,submitted,0,0,0,,writer,,
 """
@@ -349,16 +398,32 @@ def _digest(folder: Path) -> dict[str, str]:
 
 def _alive(namespaces: set[str], marker: str) -> list[int]:
     """Processes (host pids) in a grading sandbox (one of these PID namespaces, and /scratch at the root: namespace
-    numbers are reused, e.g. by Chromium's sandbox) or whose command line holds `marker`."""
+    numbers are reused, e.g. by Chromium's sandbox, and by the sandboxes of another grader running meanwhile, which
+    are left out) or whose command line holds `marker`."""
     alive = []
     for entry in Path("/proc").iterdir():
         try:
             if entry.name.isdigit() and (marker.encode() in (entry / "cmdline").read_bytes() or (
-                    os.readlink(entry / "ns" / "pid") in namespaces and (entry / "root" / "scratch").is_dir())):
+                    os.readlink(entry / "ns" / "pid") in namespaces and (entry / "root" / "scratch").is_dir()
+                    and not _in_another_graders_sandbox(int(entry.name)))):
                 alive.append(int(entry.name))
         except OSError:
             continue
     return alive
+
+
+def _in_another_graders_sandbox(pid: int) -> bool:
+    """Whether `pid` descends from a bubblewrap launched by a process other than this one (this test's sandboxes
+    are all launched by it; a process escaping one would lose its bubblewrap ancestors)."""
+    bwrap = False
+    while pid > 1:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"bwrap\0"):
+            bwrap = True
+        elif bwrap:  # the first ancestor above the bubblewrap launcher: the grader that started it
+            return pid != os.getpid()
+        pid = parent
+    return False
 
 
 def _describe(pid: int) -> str:
@@ -405,6 +470,8 @@ def graded(tmp_path_factory, sandbox_works):
             return box
 
     os.environ["COURSE_GRADER_CANARY"] = "a secret of the grader's environment"
+    _keyctl(1, None)  # KEYCTL_JOIN_SESSION_KEYRING: a session keyring of its own, as from a login, a container or
+    # a service; the sandboxes inherit it (without one, each sandbox would make its own and a key would not travel)
     started = time.monotonic()
     try:
         with pytest.MonkeyPatch.context() as patch:
@@ -427,6 +494,18 @@ def graded(tmp_path_factory, sandbox_works):
            "connection": connection, "seconds": seconds, "submissions": submissions}
     if SITE_FILE.exists():  # only if the defence failed; never leave it behind
         SITE_FILE.unlink()
+    _unlink_planted_keys()
+
+
+def _keyctl(*args) -> int:
+    return ctypes.CDLL(None, use_errno=True).syscall({"x86_64": 250, "aarch64": 219}[platform.machine()], *args)
+
+
+def _unlink_planted_keys() -> None:
+    """Invalidate the keys a sandbox left in the grader's keyrings (only if the defence failed)."""
+    for line in Path("/proc/keys").read_text().splitlines():
+        if "course-attack" in line:
+            _keyctl(21, int(line.split()[0], 16))  # KEYCTL_INVALIDATE
 
 
 def test_gradebook_is_exactly_as_expected(graded):
@@ -477,6 +556,17 @@ def test_each_attack_achieved_nothing(graded):
     big, small = json.loads(_report(graded, "disk"))
     assert big < 64 and big + small <= 64  # MiB: the sandbox's disk limit
     assert "is not defined" in _feedback(graded, "reads_solutions")
+    assert _report(graded, "keyring_plant") == _report(graded, "keyring_seek") == "{'session': 'EPERM', 'user': 'EPERM'}"
+    assert "course-attack" not in Path("/proc/keys").read_text()
+    assert _report(graded, "sysctl") == "[]"
+    identity = json.loads(_report(graded, "identity"))
+    uid_map = identity.pop("uid_map").split()
+    mapped = {int(inside): int(host) for inside, host in zip(uid_map[0::3], uid_map[1::3])}
+    assert identity == {"user": "learner", "host": "sandbox", "node": "sandbox", "passwd": ["learner", "nobody"]}
+    if os.geteuid() == 0:  # its own host uid from the pool; 0 is mapped only for bubblewrap's setup
+        assert set(mapped) == {0, 1000} and mapped[0] == 0 and mapped[1000] >= confine.DEFAULT_UID, uid_map
+    else:  # the grader's uid, or 0 of the namespace bubblewrap's --disable-userns puts between them
+        assert set(mapped) == {1000}, uid_map
     assert str(graded["submissions"]) not in "".join(_feedback(graded, ingest.safe_key(s)) for s in SUBMISSIONS)
 
 
@@ -893,3 +983,117 @@ def test_an_answer_cannot_carry_the_graders_inputs_back_in_full(tmp_path, sandbo
     assert len(values) > 40 and len(leaked) < len(values) / 4, f"{len(leaked)} of {len(values)} input values leaked"
     assert "got:      'shape (5, 1, 6, 6)'" in feedback  # what on_fraction returned: its shape, not its values
     assert "more notes, not shown" in feedback and "its message is not shown" in feedback
+
+
+@pytest.mark.parametrize("solution", sorted((ROOT / "solutions").glob("0*.ipynb")), ids=lambda p: p.stem)
+def test_each_solution_gets_full_marks_in_the_sandbox_and_no_cell_fails(solution, sandbox_works):
+    """The real notebooks under the seccomp filter, the uid drop and the sandbox's own /etc: every exercise passes
+    and no cell raises (a data file the sandbox uid could not read made notebook 06's cells raise PermissionError
+    while its answers still passed)."""
+    keys = course_lib.checks.load(solution.name[:2])
+    grade = submission.grade_notebook(solution, solution.stem, keys, submission.Settings(cell_timeout=300,
+                                                                                         timeout=1200))
+    assert grade.total == sum(course_lib.checks.get(key).points for key in keys), grade.results
+    assert grade.notes == []
+
+
+# ---- issue 19: the grader run as an unprivileged user (CI runs the suite as root) ---------------------------------
+
+def _ci_skip(reason: str) -> None:
+    """Skip, except under CI, where the suite must run the grader both as root and as an unprivileged user."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must also grade as an unprivileged user: {reason}")
+    pytest.skip(reason)
+
+
+def _others_may_read(path: Path) -> bool:
+    return path.stat().st_mode & 0o005 == 0o005
+
+
+def _reachable_by_others(paths: list[Path]) -> tuple[list[str], list[str]]:
+    """Shell lines that, in a private mount namespace, make `paths` reachable by any user without changing the host:
+    every folder above them that others may not enter (e.g. /root, mode 0700, holding pyenv's Python) gets an empty
+    0755 tmpfs over it, with the paths below it bound back in. Also the paths no mount can help (they themselves are
+    not readable by others), with the fix."""
+    lines, unfixable, hidden = [], [], {}
+    for path in paths:
+        if not _others_may_read(path):
+            unfixable.append(f"{path} is mode {path.stat().st_mode & 0o777:o}: chmod o+rX it")
+            continue
+        blocked = [parent for parent in reversed(path.parents) if not parent.stat().st_mode & 0o001]
+        if blocked:
+            hidden.setdefault(blocked[0], []).append(path)
+    for k, (top, below) in enumerate(hidden.items()):
+        for i, path in enumerate(below):
+            lines.append(f"mkdir -p stage/{k}-{i} && mount --bind {shlex.quote(str(path))} stage/{k}-{i}")
+        lines.append(f"mount -t tmpfs -o mode=0755,size=1m course-grade-hide {shlex.quote(str(top))}")
+        for i, path in enumerate(below):
+            lines.append(f"mkdir -p {shlex.quote(str(path))} && mount --bind stage/{k}-{i} {shlex.quote(str(path))}")
+    return lines, unfixable
+
+
+def test_a_grader_run_as_an_unprivileged_user_grades_in_its_sandbox(throwaway_user, sandbox_works):
+    """The grader as a user of its own (no root, no capability): its sandboxes run as that user, with the same
+    filter and identity. Python may live where that user cannot go (pyenv under /root, mode 0700), so it runs in a
+    private mount namespace that shows it only what it needs; nothing on the host changes."""
+    missing = [tool for tool in ("unshare", "setpriv", "mount") if shutil.which(tool) is None]
+    if missing:
+        _ci_skip(f"{', '.join(missing)} not found (util-linux provides them)")
+    uid, gid = throwaway_user.pw_uid, throwaway_user.pw_gid
+    work = Path(tempfile.mkdtemp(prefix="course-grade-user-"))
+    try:
+        (work / "in").mkdir()
+        (work / "home").mkdir()
+        (work / "stage").mkdir()
+        places = {"OUT": str(work / "out"), "SUBMITTED": str(work / "in"), "HOME": str(work / "home")}
+        (work / "in" / "a.ipynb").write_text(honest())
+        (work / "in" / "attacker.ipynb").write_text(honest(KEYS + f"""import json, os
+found = []
+for path in [{places['OUT']!r} + '/gradebook.csv', {places['SUBMITTED']!r} + '/a.ipynb', {places['HOME']!r} + '/x']:
+    try:
+        open(path, 'a').close()
+        found.append(path)
+    except OSError:
+        pass
+if libc.syscall(ADD_KEY, b'user', b'course-attack-user', b'answer code', 11, ctypes.c_int(RINGS['session'])) >= 0:
+    found.append('key')
+""" + REPORT))
+        for path in [work, *work.rglob("*")]:
+            if not path.is_relative_to(work / "stage"):
+                os.chown(path, uid, gid)
+        needed = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent, ROOT,
+                  *(Path(p) for p in site.getsitepackages() if p in sys.path)]
+        needed = sorted({p.resolve() for p in needed})
+        needed = [p for p in needed if not any(p != q and p.is_relative_to(q) for q in needed)]
+        mounts, unfixable = _reachable_by_others(needed)
+        if unfixable:
+            _ci_skip(f"another user cannot read what the grader needs: {'; '.join(unfixable)}")
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work / "home"), "LANG": "C.UTF-8",
+               "PYTHONPATH": str(ROOT), "COURSE_FAST": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+        grade = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", "env", "-i",
+                 *(f"{k}={v}" for k, v in env.items()), sys.executable, "-m", "course_lib.grading", str(work / "in"),
+                 "--out", str(work / "out"), "--assignment", "00", "--jobs", "1", "--cell-timeout", str(CELL_TIMEOUT),
+                 "--memory", "2045M"]  # a size that marks this test's runners
+        script = "set -e\n" + "\n".join(mounts) + "\nexec " + shlex.join(grade)
+        grader = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script],
+                                  cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        runners: dict[int, set[int]] = {}  # pid -> its real, effective, saved and file system uids
+        while grader.poll() is None:
+            for pid in _runners(memory=2045 * 2**20):
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    runners[pid] = {int(u) for u in status.split("\nUid:")[1].split("\n")[0].split()}
+                except (OSError, IndexError):
+                    continue
+            time.sleep(0.2)
+        out, err = grader.communicate()
+        assert grader.returncode == 0, (out[-2000:], err[-3000:])
+        assert runners and set().union(*runners.values()) == {uid}, runners  # every sandbox ran as that user
+        assert (work / "out" / "gradebook.csv").read_text() == (
+            f"student,00.1,00.2,00.3,{TAIL}\na,2,1,1,4,4,submitted,0,0,0,,a,,\n"
+            "attacker,2,1,1,4,4,submitted,0,0,0,,attacker,,\n")
+        assert (work / "out" / "gradebook.csv").stat().st_uid == uid  # written by that user, not by root
+        feedback = (work / "out" / "feedback" / "attacker.md").read_text()
+        assert "REPORT []" in feedback, feedback  # it wrote nothing, planted nothing
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -205,6 +205,42 @@ for path in ('/proc/sys/kernel/core_pattern', '/proc/sys/kernel/hostname', '/pro
                                                   "/proc/sysrq-trigger")], inside
 
 
+def test_its_accounts_and_name_hold_while_the_host_rewrites_etc_passwd(box, throwaway_user):
+    """useradd renames a new /etc/passwd, /etc/group and /etc/shadow over the old ones, and the kernel then detaches
+    every mount on the old files, in every namespace. On the code before, that removed the sandbox's own /etc/passwd
+    (and the /dev/null laid over /etc/shadow), so a sandbox started before another user was made saw the host's
+    accounts: getpass.getuser() said `cloudsdk`, the host's uid 1000, instead of `learner`."""
+    inside = _value(box, """import getpass, os
+value = {'user': getpass.getuser(), 'passwd': open('/etc/passwd').read().split(),
+         'files': sorted(n for n in os.listdir('/etc') if n.startswith(('passwd', 'group', 'shadow', 'gshadow')))}""")
+    assert throwaway_user.pw_name in Path("/etc/passwd").read_text()  # made after the sandbox started
+    assert inside == {"user": "learner", "passwd": ["learner:x:1000:1000:learner:/scratch:/bin/sh",
+                                                    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin"],
+                      "files": ["group", "passwd"]}, inside
+
+
+def test_a_root_grader_refuses_to_start_when_its_sandbox_uid_cannot_read_a_folder(tmp_path, monkeypatch):
+    """A data folder drawn into a 0700 scratch folder (the CelebA stand-in, before) could not be read by a root
+    grader's sandbox uid: every notebook loading it failed and each student got 0. Now the grader refuses first."""
+    data = tmp_path / "data"
+    (data / "celeba-standin").mkdir(parents=True)
+    (data / "celeba-standin" / "faces.pt").write_bytes(b"x")
+    (data / "celeba-standin").chmod(0o700)
+    data.chmod(0o755)
+    monkeypatch.setattr(sandbox, "_is_root", lambda: True)  # the check is the root grader's, and only reads modes
+    monkeypatch.setattr(sandbox, "visible_paths", lambda: [data])
+    with pytest.raises(sandbox.SandboxUnavailable) as refused:
+        sandbox.check_available()
+    message = str(refused.value)
+    assert f"{data}: 1 entry others may not read, e.g. {data / 'celeba-standin'} (mode 0700)" in message
+    assert f"chmod -R o+rX {data}\n" in message and "COURSE_DATA_DIR" in message
+    (data / "celeba-standin").chmod(0o750)
+    assert sandbox.confine.first_unreadable(data, walk=True) == (data / "celeba-standin", 1)
+    assert sandbox.confine.first_unreadable(data, walk=False) is None  # the folder itself is fine
+    (data / "celeba-standin").chmod(0o755)
+    assert sandbox.confine.first_unreadable(data, walk=True) is None
+
+
 FLOOD = """import os, sys, threading
 import course_lib.checks as checks
 from course_lib.grading.runner import write_frame

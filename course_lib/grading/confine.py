@@ -9,6 +9,7 @@
   Each sandbox running at once gets its own uid from a range, COURSE_SANDBOX_UID (default 1900000000) and up:
   RLIMIT_NPROC counts processes per uid, and sandboxes of one uid would share that count. The uids must belong to no
   account and own no file; a uid that has an account is skipped.
+  Those uids read the folders the sandbox sees as "others": `first_unreadable()` finds what they may not read.
 - `identity_files()`: what the sandbox sees of users and of the machine: a user `learner` (uid 1000) and a host
   called `sandbox`, whatever the grader's user and host are.
 """
@@ -17,8 +18,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import functools
+import itertools
 import os
 import pwd
+import stat
 import tempfile
 from pathlib import Path
 
@@ -118,8 +121,29 @@ def _has_account(uid: int) -> bool:
         return False
 
 
+def first_unreadable(folder: Path, *, walk: bool, limit: int = 100_000) -> tuple[Path, int] | None:
+    """The first entry that a sandbox uid (neither its owner nor in its group) may not read, and how many such
+    entries there are, or None: `folder` itself and, with `walk`, what lies below it (its first `limit` entries).
+    A folder needs read and search permission for others (o+rx), anything else read permission (o+r); links are
+    not followed. ACLs are not read: an entry that only an ACL opens counts as unreadable."""
+    first, count = None, 0
+    for path in itertools.chain([folder], itertools.islice(_below(folder), limit) if walk else []):
+        mode = os.lstat(path).st_mode
+        needed = 0o005 if stat.S_ISDIR(mode) else 0o004
+        if not stat.S_ISLNK(mode) and mode & needed != needed:
+            first, count = first or path, count + 1
+    return (first, count) if first else None
+
+
+def _below(folder: Path):
+    for parent, folders, names in os.walk(folder):
+        for name in folders + names:
+            yield Path(parent, name)
+
+
 def identity_files(home: str) -> dict[str, bytes]:
-    """Files laid over /etc inside: one user and group `learner` with home `home`, nobody, the host name."""
+    """Files written into the sandbox's own /etc: one user and group `learner` with home `home`, nobody, the host
+    name."""
     return {
         "/etc/passwd": f"learner:x:{INSIDE_UID}:{INSIDE_UID}:learner:{home}:/bin/sh\n"
                        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n".encode(),

@@ -3,9 +3,9 @@
 What the code inside gets (bubblewrap, https://github.com/containers/bubblewrap, what Flatpak uses):
 - its own user, PID, IPC, UTS, cgroup and network namespaces: it sees and signals only its own processes, has no
   network, and every process it starts dies when the sandbox is closed (the namespace's first process is killed);
-- a file system that is read-only and holds only what running a notebook needs: /usr and /etc (minus the password
-  and SSH files), this Python and its packages, the course_lib package folder, the pretrained checkpoints and the
-  data folders. The solutions, the tests, the submissions, the grader's output and secrets, home folders and
+- a file system that is read-only and holds only what running a notebook needs: /usr, an /etc of its own (the
+  host's entries but the account, sudo and SSH files, and its own users and host name), this Python and its
+  packages, the course_lib package folder, the pretrained checkpoints and the data folders. The solutions, the tests, the submissions, the grader's output and secrets, home folders and
   everything else are simply absent (a hidden path inside a visible one gets an empty tmpfs over it);
 - one writable place, its scratch folder /scratch (also $HOME and /tmp), a tmpfs capped at the disk limit;
 - resource limits: RLIMIT_DATA (memory), RLIMIT_FSIZE, RLIMIT_NPROC for a non-root grader, a generous
@@ -22,6 +22,7 @@ import functools
 import json
 import os
 import selectors
+import shlex
 import shutil
 import signal
 import site
@@ -51,7 +52,11 @@ Grading runs each submission in a bubblewrap sandbox, and none can start here ({
 DIED = "the kernel died (os._exit, os.kill, a crash, or running out of memory)"
 ADDRESS_SLACK = 6 * GiB  # RLIMIT_AS above the memory limit: torch's libraries alone map about 3 GiB
 SCRATCH = "/scratch"
-MASKED_ETC = ["shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "ssh", "ssl/private"]
+ACCOUNT_FILES = {"passwd", "group", "shadow", "gshadow", "subuid", "subgid"}  # absent inside, backups included
+HIDDEN_ETC = {"sudoers", "sudoers.d", "ssh", ".pwd.lock"}
+MASKED_ETC = ["ssl/private"]
+CONFINED = True  # the seccomp filter and a root grader's uid drop; only benchmarks/grading_throughput.py turns
+# this off, to time what they cost
 
 
 class SandboxUnavailable(RuntimeError):
@@ -102,8 +107,8 @@ def visible_paths() -> list[Path]:
 class Descriptors:
     """The host file descriptors one bubblewrap command line names (all passed to bwrap, closed by `close()`).
 
-    files: sandbox path -> memfd copied into the scratch; overlays: /etc file -> memfd laid over it read-only;
-    seccomp: the syscall filter's BPF program."""
+    files: sandbox path -> memfd copied into the scratch; overlays: /etc file -> memfd written into its /etc;
+    seccomp: the syscall filter's BPF program (-1: none, see CONFINED)."""
 
     files: dict[str, int]
     overlays: dict[str, int]
@@ -111,13 +116,12 @@ class Descriptors:
 
     @classmethod
     def open(cls, files: dict[str, bytes]) -> "Descriptors":
-        overlays = {path: _memory_file(content) for path, content in confine.identity_files(SCRATCH).items()
-                    if Path(path).exists()}
+        overlays = {path: _memory_file(content) for path, content in confine.identity_files(SCRATCH).items()}
         return cls({path: _memory_file(content) for path, content in files.items()}, overlays,
-                   _memory_file(confine.syscall_filter()))
+                   _memory_file(confine.syscall_filter()) if CONFINED else -1)
 
     def all(self) -> list[int]:
-        return [*self.files.values(), *self.overlays.values(), self.seccomp]
+        return [*self.files.values(), *self.overlays.values(), *([self.seccomp] if self.seccomp >= 0 else [])]
 
     def close(self) -> None:
         for fd in self.all():
@@ -133,8 +137,8 @@ def bwrap_argv(limits: Limits, hidden: list[Path], fds: Descriptors, userns_bloc
     userns_block: for a root grader, the descriptor bwrap waits on until the grader has written the user
     namespace's uid map (see `Sandbox._map_user`); the runner then drops to the sandbox uid itself."""
     argv = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
-            "--hostname", confine.HOSTNAME, "--seccomp", str(fds.seccomp),
-            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+            "--hostname", confine.HOSTNAME, *(["--seccomp", str(fds.seccomp)] if fds.seccomp >= 0 else []),
+            "--ro-bind", "/usr", "/usr", *_etc_argv(fds.overlays)]
     if userns_block is None:  # bwrap maps its own uid to the inside uid
         argv += ["--uid", str(confine.INSIDE_UID), "--gid", str(confine.INSIDE_UID)]
         argv += ["--disable-userns"] if _bwrap_supports("--disable-userns") else []  # bubblewrap 0.8 and later
@@ -147,14 +151,6 @@ def bwrap_argv(limits: Limits, hidden: list[Path], fds: Descriptors, userns_bloc
             argv += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             argv += ["--ro-bind", str(host), str(host)]
-    for name in MASKED_ETC:
-        path = Path("/etc") / name
-        if path.is_dir():
-            argv += ["--tmpfs", str(path), "--remount-ro", str(path)]
-        elif path.exists():
-            argv += ["--ro-bind", "/dev/null", str(path)]
-    for path, fd in fds.overlays.items():  # the user, group and host name it sees
-        argv += ["--perms", "0644", "--ro-bind-data", str(fd), path]
     visible = visible_paths()
     in_tmp = any(path.is_relative_to("/tmp") for path in visible)  # e.g. the course cloned into /tmp
     if in_tmp:  # then /tmp holds read-only folders, so it is the scratch tmpfs itself and /scratch points to it
@@ -175,6 +171,28 @@ def bwrap_argv(limits: Limits, hidden: list[Path], fds: Descriptors, userns_bloc
     for path, fd in fds.files.items():  # bubblewrap does not follow the /scratch link when it makes a file's folders
         argv += ["--file", str(fd), "/tmp" + path.removeprefix("/scratch") if in_tmp else path]
     return argv + ["--remount-ro", "/dev", "--remount-ro", "/"]
+
+
+def _etc_argv(identity: dict[str, int]) -> list[str]:
+    """/etc as a folder of the sandbox's own: the host's entries bound one by one, without the account, password,
+    sudo and SSH files, and `identity` (/etc path -> memfd) written into it.
+
+    Binding the host's whole /etc and laying files over it is not enough: when the host replaces a file (useradd
+    renames a new /etc/passwd over the old one), the kernel detaches every mount on the old file, in every
+    namespace, and the sandbox would see the host's new file. A host file replaced here leaves an empty one."""
+    argv = ["--dir", "/etc"]
+    with os.scandir("/etc") as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.rstrip("-+~") in ACCOUNT_FILES or entry.name in HIDDEN_ETC or entry.path in identity:
+                continue
+            argv += ["--symlink", os.readlink(entry.path), entry.path] if entry.is_symlink() else \
+                ["--ro-bind-try", entry.path, entry.path]  # -try: the host may remove it meanwhile
+    for name in MASKED_ETC:
+        if (Path("/etc") / name).is_dir():
+            argv += ["--tmpfs", f"/etc/{name}", "--remount-ro", f"/etc/{name}"]
+    for path, fd in identity.items():  # the user, group and host name it sees
+        argv += ["--perms", "0644", "--ro-bind-data", str(fd), path]
+    return argv
 
 
 def runner_env(limits: Limits, fast: bool, scratch: str) -> dict[str, str]:
@@ -211,7 +229,8 @@ def check_available() -> None:
         raise SandboxUnavailable(INSTALL_HELP.format(why=f"this is {sys.platform}, and bubblewrap needs Linux"))
     if shutil.which("bwrap") is None:
         raise SandboxUnavailable(INSTALL_HELP.format(why="the program bwrap is not installed"))
-    if _is_root():  # the uid drop needs the grader's side too: start a whole sandbox
+    if _is_root() and CONFINED:  # the uid drop needs the grader's side too: start a whole sandbox
+        _check_readable()
         try:
             with Sandbox(Limits(), start_timeout=120):
                 return
@@ -231,6 +250,33 @@ def check_available() -> None:
     if done.returncode != 0:
         why = " ".join(done.stderr.split())[:300] or f"exit status {done.returncode}"
         raise SandboxUnavailable(INSTALL_HELP.format(why=f"bwrap says: {why}"))
+
+
+UNREADABLE = """\
+A root grader's sandboxes run as uids of their own ({UID_ENV}, from {base}), which read the folders
+below as any other user would, and cannot read all that they need:
+{problems}
+Make it readable by others: chmod -R o+rX {folders}
+(the course, Python and public data hold nothing secret). Or grade as an ordinary user who can read them (not
+root): its sandboxes then run as that user. For the data folder you may instead set COURSE_DATA_DIR to a
+readable copy."""
+
+
+def _check_readable() -> None:
+    """Raise SandboxUnavailable, naming each folder and the fix, if a root grader's sandbox uid cannot read what it
+    needs: Python's folders themselves, and everything in the course package, the checkpoints and the data."""
+    python = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages())}
+    problems = {}
+    for path in visible_paths():
+        found = confine.first_unreadable(path, walk=path not in python)
+        if found is not None:
+            first, count = found
+            problems[path] = (f"  {path}: {count} entr{'y' if count == 1 else 'ies'} others may not read, e.g. "
+                              f"{first} (mode {first.lstat().st_mode & 0o777:04o})")
+    if problems:
+        raise SandboxUnavailable(UNREADABLE.format(
+            UID_ENV=confine.UID_ENV, base=os.environ.get(confine.UID_ENV, confine.DEFAULT_UID),
+            problems="\n".join(problems.values()), folders=" ".join(shlex.quote(str(p)) for p in problems)))
 
 
 class Cgroup:
@@ -382,7 +428,7 @@ class Sandbox:
         fds = Descriptors.open({inside: path.read_bytes() for inside, path in files.items()})  # no host file inside
         passed += fds.all()
         userns_r = None
-        if _is_root():  # never run submitted code as host root: the runner drops to a uid of its own
+        if _is_root() and CONFINED:  # never run submitted code as host root: the runner drops to a uid of its own
             self.user = confine.SandboxUser()
             userns_r, self._userns = os.pipe()
             passed.append(userns_r)
