@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import platform
-import pwd
 import shlex
 import shutil
 import signal
