@@ -33,7 +33,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course_lib.grading import use_this_python  # noqa: E402
+from course_lib.environment import use_this_python  # noqa: E402
 from course_lib.make_exercises import checked_key, solution_regions  # noqa: E402
 from tests.test_workshop import in_class, keys_in, plan_rows  # noqa: E402  (the one parser of the plan's table)
 

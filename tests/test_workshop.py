@@ -16,7 +16,7 @@ import pytest
 from nbclient import NotebookClient
 
 from course_lib import checks
-from course_lib.grading import use_this_python
+from course_lib.environment import use_this_python
 from course_lib.make_exercises import checked_key, solution_regions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,6 +176,13 @@ class TestEveryExerciseBlank:
         unexpected = {i: e for i, e in found.items() if i not in blanks or not all(map(is_blank_exercise_error, e))}
         assert not unexpected, f"{path.name}: errors outside the blank exercise cells:\n{describe(nb, unexpected)}"
         assert set(found) == set(blanks), f"{path.name}: blank exercises that did not raise: {set(blanks) - set(found)}"
+        checked = [c for c in nb.cells if c["id"] in blanks and checked_key(c.source)]
+        assert sorted(checked_key(c.source) for c in checked) == sorted(k for k in checks.EXERCISES
+                                                                        if k[:2] == path.name[:2])
+        for cell in checked:  # each blank exercise's check says "not done yet" as a message, not a traceback
+            [error] = found[cell["id"]]
+            assert error.ename == "ExerciseNotPassed" and "not done yet" in error.evalue, (path.name, cell.source)
+            assert "Traceback" not in "".join(error.traceback)
         for cell in nb.cells:
             if cell.cell_type == "code" and "yours_or_reference(" in cell.source:
                 said = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
