@@ -767,10 +767,27 @@ def test_the_definitions_that_rebuild_an_answer_leave_out_every_other_statement(
              "class Net(nn.Module):\n    pass\nSIZES = [16, 32]\ng = f\nh = lambda x: x\nn = Net()\n"
              "import course_lib.checks as c; c.inputs_after = h\nfor i in range(3):\n    g(i)",
              "def broken(:"]
-    assert [d for cell in reading.parse_cells(cells) for d in cell.definitions] == [
+    definitions = [d for cell in reading.parse_cells(cells) for d in cell.definitions]
+    assert [d.source for d in definitions] == [
         "import torch", "from torch import nn", "@torch.no_grad()\ndef f(x,\n      k=2):\n    return x * k",
         "class Net(nn.Module):\n    pass", "SIZES = [16, 32]", "g = f", "h = lambda x: x",
         "import course_lib.checks as c"]
+    # what `g` needs: the imports, `f` (which g names), and nothing else (not Net, SIZES or h)
+    assert reading.needed_for("g", definitions) == [
+        "import torch", "from torch import nn", "@torch.no_grad()\ndef f(x,\n      k=2):\n    return x * k", "g = f",
+        "import course_lib.checks as c"]
+
+
+def test_a_class_statement_the_answer_does_not_use_never_runs_where_the_answer_is_probed():
+    """A statement that patches a probe from inside a class body elsewhere in the notebook (a hostile reader's
+    attack on the first version of the probe sandbox, which ran every def and class) is not rebuilt."""
+    cells = ["import torch", "class _:\n    import course_lib.checks_05 as c\n    c._probe_gradient_path = print",
+             "def helper(x):\n    return 2 * x\n\n\ndef reparameterize(mean, logvar, eps):\n"
+             "    return helper(mean) + torch.exp(0.5 * logvar) * eps"]
+    definitions = [d for cell in reading.parse_cells(cells) for d in cell.definitions]
+    rebuilt = reading.needed_for("reparameterize", definitions)
+    assert not any("_probe_gradient_path" in source for source in rebuilt)
+    assert [s.split("(")[0] for s in rebuilt] == ["import torch", "def helper", "def reparameterize"]
 
 
 def test_where_no_sandbox_can_start_the_grader_refuses_and_says_how_to_get_one(tmp_path, monkeypatch, capsys):

@@ -209,9 +209,36 @@ def test_a_zip_is_read_in_place_and_nothing_unsafe_is_unpacked(tmp_path, monkeyp
         Skipped("submissions.zip:bomb_5_6_02.ipynb", "it unpacks to more than 1 MiB (a zip bomb?): not unpacked"),
         Skipped("submissions.zip:lnk_3_4_02.ipynb", "it is a symbolic link in the archive: not unpacked")]
     assert not (tmp_path.parent / "evil_1_2_x.ipynb").exists()
-    (tmp_path / "folder").mkdir()  # a zip inside the submissions folder is read too, never passed over in silence
+    (tmp_path / "folder").mkdir()  # a zip inside the download is a student's file: listed, never read
     archive.rename(tmp_path / "folder" / "submissions.zip")
-    assert [s.key for s in ingest.ingest(tmp_path / "folder").submissions] == ["doejohn", "smithjane"]
+    inside = ingest.ingest(tmp_path / "folder", layout="canvas")
+    assert inside.submissions == [] and [s.file for s in inside.skipped] == ["submissions.zip"]
+    assert "an archive inside the download: not read" in inside.skipped[0].reason
+
+
+def test_no_student_can_hand_in_under_another_students_name(tmp_path):
+    """Each reader takes the platform's part of a name, which comes first; what a student named their own file
+    (last) or put in their own archive cannot claim another student's id or outrank their latest attempt."""
+    victim = "victimv_111_500_hw.ipynb"
+    planted = _zip(tmp_path / "planted.zip", {"victimv_111_999999_hw.ipynb": NB04.encode()})
+    canvas = write(tmp_path / "canvas", {victim: NB02, "mallorym_222_502_extra.zip": ""})
+    (canvas / "mallorym_222_502_extra.zip").write_bytes(planted.read_bytes())
+    found = ingest.ingest(canvas, layout="canvas")
+    assert [(s.platform_id, s.source) for s in found.submissions] == [("111", victim)]
+    moodle = write(tmp_path / "moodle", {
+        "Victim V_111_assignsubmission_file_hw.ipynb": NB02,
+        "Mallory M_222_assignsubmission_file_a_111_assignsubmission_file_hw (9).ipynb": NB04})
+    found = ingest.ingest(moodle, layout="moodle")
+    assert sorted((s.platform_id, s.name) for s in found.submissions) == [("111", "Victim V"), ("222", "Mallory M")]
+    blackboard = write(tmp_path / "blackboard", {
+        "HW1_victim_attempt_2025-01-01-10-00-00_hw.ipynb": NB02,
+        "HW1_mallory_attempt_2025-01-01-11-00-00_x_victim_attempt_2099-01-01-00-00-00_hw.ipynb": NB04})
+    found = ingest.ingest(blackboard, layout="blackboard")
+    assert sorted((s.platform_id, s.submitted_at.year) for s in found.submissions) == [("mallory", 2025),
+                                                                                     ("victim", 2025)]
+    folders = write(tmp_path / "folders", {"bob/a.ipynb": NB02, "bob/b.ipynb": NB04, "bob-attempt1/c.ipynb": NB02})
+    keys = [s.key for s in ingest.ingest(folders, layout="folders", attempts="all").submissions]
+    assert len(keys) == len({k.casefold() for k in keys}) == 3, keys
 
 
 def test_which_notebook_a_submission_is_and_the_assignment_by_a_majority_of_students(tmp_path):

@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.overrides is not None and not args.overrides.is_file():
         parser.error(f"--overrides {args.overrides} is not a file.")
     try:
-        plan = args.assignment if args.assignment is None or re.fullmatch(r"\d\d", args.assignment) \
-            else assignments.load(Path(args.assignment))
+        is_file = args.assignment is not None and (args.assignment.endswith(".toml") or Path(args.assignment).is_file())
+        plan = assignments.load(Path(args.assignment)) if is_file else args.assignment  # NN, or nbgrader's folder
         roster = lms.read_roster(args.roster) if args.roster else None
         grade_folder(args.submissions, args.out, assignment=plan, settings=settings, jobs=args.jobs,
                      resume=args.resume, layout=args.layout, attempts=args.attempts, roster=roster,

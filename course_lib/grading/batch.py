@@ -24,7 +24,7 @@ from course_lib.grading import overrides as manual
 from course_lib.grading.assignment import Assignment, for_notebook
 from course_lib.grading.ingest import ingest, write_report
 from course_lib.grading.lms import Roster
-from course_lib.grading.submission import Grade, Settings, grade_notebook
+from course_lib.grading.submission import Grade, Settings, bounded_notes, grade_notebook
 from course_lib.grading.report import NO_SANDBOX, make_lines, write_outputs
 from course_lib.grading.sandbox import Sandbox, check_available
 from course_lib.grading.reading import identify, infer_assignment, submission_digest
@@ -155,7 +155,7 @@ def grade_folder(submissions: Path, out: Path, *, assignment: str | Assignment |
             grade = _nothing_graded(student, keys, found[student].problem)
         else:
             grade = grade_notebook(found[student].path, student, keys, settings, on_start=watch)
-        grade.notes[:0] = found[student].notes
+        grade.notes = bounded_notes([*found[student].notes, *grade.notes])  # ingestion's notes count too
         grade.checks = version
         with lock:
             boxes.difference_update({b for b in boxes if b.process is None})

@@ -25,6 +25,8 @@ import sys
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+from course_lib.grading.ingest import safe_key
+
 MAX_NOTEBOOK = 64 * 2**20  # bytes: a larger file is refused, not copied
 
 
@@ -59,7 +61,7 @@ def collect(notebook: PurePosixPath, out: Path, group: str = "learners",
         except FileNotFoundError:
             done["missing"].append(user.pw_name)
             continue
-        except Refused as err:
+        except (Refused, OSError) as err:  # what one learner did to their files must not stop the others
             done["refused"].append(f"{user.pw_name}: {err}")
             continue
         target = out / user.pw_name / notebook.name
@@ -76,14 +78,14 @@ def give_back(feedback: Path, name: str, group: str = "learners") -> dict[str, l
         raise SystemExit(f"--name {name!r}: give a file name such as 00_warmup.md, not a path.")
     done: dict[str, list[str]] = {"returned": [], "missing": [], "refused": []}
     for user in learners(group):
-        source = feedback / f"{user.pw_name}.md"
+        source = feedback / f"{safe_key(user.pw_name)}.md"  # the grader names feedback by the student's key
         if not source.is_file():
             done["missing"].append(user.pw_name)
             continue
         text = source.read_bytes()
         try:
             _as_learner(user, lambda: _write_beneath(user.pw_dir, PurePosixPath("feedback") / name, text))
-        except Refused as err:
+        except (Refused, OSError) as err:
             done["refused"].append(f"{user.pw_name}: {err}")
             continue
         done["returned"].append(user.pw_name)

@@ -38,14 +38,16 @@ from pathlib import Path
 LAYOUTS = ("canvas", "moodle", "blackboard", "nbgrader", "folders", "flat")
 KEY_LENGTH = 64
 MAX_MEMBERS = 10_000  # members read from one archive
-MAX_MEMBER = 64 * 2**20  # bytes one member may unpack to (reading.MAX_NOTEBOOK: a larger notebook is refused anyway)
+MAX_MEMBER = 256 * 2**20  # bytes one member may unpack to (reading.MAX_NOTEBOOK: a larger notebook is refused anyway)
 MAX_UNPACKED = 2 * 2**30  # bytes all members of one archive may unpack to
 MAX_DEPTH = 8  # folder levels read below the submissions folder
 UNPACKED = (".ipynb", ".txt")  # the only members unpacked: notebooks, Blackboard's receipts, nbgrader's timestamps
 
 CANVAS = re.compile(r"(?P<name>.+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<sub>\d+)_(?P<file>.+)")
-MOODLE = re.compile(r"(?P<name>.+)_(?P<id>\d+)_assign(?:submission|feedback)_(?P<type>[a-z]+)_(?P<file>.*)")
-BLACKBOARD = re.compile(r"(?P<assignment>.+)_(?P<user>[^_]+)_attempt_(?P<time>\d{4}(?:-\d\d){5})(?:_(?P<file>.+)|\.txt)")
+# the platform writes its part of a name first and the student's file name last: every pattern takes the first
+# (leftmost, non-greedy) match, so a file a student named like another student's download cannot claim their id
+MOODLE = re.compile(r"(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|feedback)_(?P<type>[a-z]+)_(?P<file>.*)")
+BLACKBOARD = re.compile(r"(?P<assignment>.+?)_(?P<user>[^_]+)_attempt_(?P<time>\d{4}(?:-\d\d){5})(?:_(?P<file>.+)|\.txt)")
 COPY = re.compile(r"(?P<stem>.+?)(?: \((?P<n>\d+)\)|-(?P<m>\d+))?\.ipynb", re.I)  # browser copies, Canvas re-uploads
 
 
@@ -165,7 +167,7 @@ def safe_key(name: str) -> str:
 # ---- reading a folder or an archive -----------------------------------------------------------------------------
 
 def _walk(folder: Path, prefix: tuple[str, ...] = ()) -> list[_Entry]:
-    """Every entry below `folder`, never following a link; a .zip at the top is read as if unpacked there."""
+    """Every entry below `folder`, never following a link; an archive in it is listed, never read."""
     entries = []
     for item in sorted(os.scandir(folder), key=lambda item: item.name):
         parts = prefix + (decode(item.name),)
@@ -181,8 +183,9 @@ def _walk(folder: Path, prefix: tuple[str, ...] = ()) -> list[_Entry]:
                 entries.append(_Entry(parts + ("...",), None, f"more than {MAX_DEPTH} folders deep: not read"))
         elif not stat.S_ISREG(info.st_mode):
             entries.append(_Entry(parts, None, "it is not a regular file"))
-        elif not prefix and parts[-1].lower().endswith(".zip"):
-            entries += _unzip(Path(item.path), parts[-1])
+        elif parts[-1].lower().endswith(".zip"):  # a student's own archive: its members' names are theirs to choose
+            entries.append(_Entry(parts, None, "an archive inside the download: not read (the grader reads only the "
+                                               "archive given as SUBMISSIONS; ask for the notebook itself)"))
         else:
             entries.append(_Entry(parts, Path(item.path), mtime=info.st_mtime))
     return entries
@@ -498,6 +501,11 @@ def ingest(path: Path, layout: str | None = None, attempts: str = "latest", assi
                              if c.notebook and not why.startswith("the same bytes"))
         for i, c in enumerate(kept or [None]):
             this = key if len(kept) <= 1 else f"{key[:KEY_LENGTH - 10]}-attempt{i + 1}"
+            if len(kept) > 1:  # an attempt's key may equal another student's (a folder named `bob-attempt1`)
+                if this.casefold() in used:
+                    digest = hashlib.sha256(f"{identity}#{i}".encode("utf-8", "surrogatepass")).hexdigest()[:8]
+                    this = f"{this[:KEY_LENGTH - 9]}-{digest}"
+                used[this.casefold()] = identity
             if c is None:
                 files = "; ".join(f"{o.entry.shown}: {why}" for o, why in others) or "no file the grader could read"
                 folder = next((g.entry.shown for g in group if g.entry.folder), group[0].entry.shown)

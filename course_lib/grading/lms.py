@@ -158,15 +158,17 @@ def _folded(text: str) -> str:
 def match(roster: Roster, submissions: dict[str, Submission]) -> tuple[dict[str, str], list[str]]:
     """({roster id: submission key}, keys of submissions on no roster line).
 
-    A submission belongs to the student whose id is its platform id, else whose numeric id stands between
-    underscores in its key (as in Canvas's and Moodle's download names), else whose id or email (or the email's
-    part before the @) is its key, else whose name is its name (case and spacing aside, if one student has it).
+    A submission belongs to the student whose id is its platform id, else (for a submission whose layout carries
+    no platform id, such as folders you named `ada_1001`) whose numeric id stands between underscores in its key,
+    else whose id or email (or the email's part before the @) is its key, else whose name is its name (case and
+    spacing aside, if one student has it). A submission with a platform id that is on no roster line is reported,
+    never matched to someone else by its name's digits.
     """
     found: dict[str, str] = {}
     taken: set[str] = set()
     rules = [
         lambda s, sub: bool(sub.platform_id) and sub.platform_id == s.id,
-        lambda s, sub: s.id.isdigit() and f"_{s.id}_" in f"_{sub.key}_",  # a download's name: ada_1001_77_x
+        lambda s, sub: not sub.platform_id and s.id.isdigit() and f"_{s.id}_" in f"_{sub.key}_",  # ada_1001
         lambda s, sub: _folded(sub.key) in {_folded(s.id), _folded(s.email), _folded(s.email.split("@")[0])} - {""},
         lambda s, sub: bool(_folded(sub.name)) and _folded(sub.name) == _folded(s.name),
     ]

@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import stat
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ from course_lib import checks
 # one `;` at most, and no two `\s*` side by side, so that matching takes linear time on any line
 CHECK_LINE = re.compile(r"""^check\(\s*(['"])(?P<key>\d+\.\d+)\1\s*,\s*(?P<name>[A-Za-z_]\w*)\s*\)\s*(?:;\s*)?(#.*)?$""")
 MAX_CHECK_LINE = 1000  # characters: a longer line is never taken for a check line
-MAX_NOTEBOOK = 512 * 2**20  # bytes of the notebook file; its outputs are dropped while reading, never graded
+MAX_NOTEBOOK = 256 * 2**20  # bytes of the notebook file; its outputs are dropped while reading, never graded
+BIG = 8 * 2**20  # bytes above which decoding a notebook (about 5 times its size in memory) waits for the others
+BIG_DECODE = threading.RLock()  # so that the grader decodes one big notebook at a time: its memory stays bounded
 MAX_CODE = 2**20  # characters of all its code cells
 PARSE_SECONDS = 2.0  # per cell, inside the sandbox: IPython's transformers take quadratic time on lines of magics
 EXEMPT = "course_lib.checks"  # the one course_lib module an answer may use: check() and hint() are not answers
@@ -72,6 +75,15 @@ def submission_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _decoded(data: bytes) -> object:
+    """The notebook's JSON with its outputs dropped as they are read; a big file waits for any other big one, so
+    the grader holds at most one such decoding (about 5 x MAX_NOTEBOOK) at a time, whatever --jobs is."""
+    if len(data) <= BIG:
+        return json.loads(data.decode("utf-8-sig"), object_hook=_without_outputs)
+    with BIG_DECODE:
+        return json.loads(data.decode("utf-8-sig"), object_hook=_without_outputs)
+
+
 def _without_outputs(node: dict) -> dict | None:
     """json.loads' object_hook: an output (it holds an "output_type") is dropped as soon as it is read."""
     return None if "output_type" in node else node
@@ -81,7 +93,7 @@ def without_outputs(data: bytes) -> bytes:
     """The notebook's bytes without its outputs (one pass of the C JSON decoder: linear time); unreadable
     bytes come back as they are, for the runner to say why."""
     try:
-        return json.dumps(json.loads(data.decode("utf-8-sig"), object_hook=_without_outputs)).encode()
+        return json.dumps(_decoded(data)).encode()
     except (UnicodeDecodeError, ValueError, RecursionError):
         return data
 
@@ -92,7 +104,7 @@ def code_cells(data: bytes) -> list[str]:
     A UTF-8 byte-order mark is accepted; more than MAX_CODE characters of code are refused. Linear time.
     """
     try:
-        nb = json.loads(data.decode("utf-8-sig"), object_hook=_without_outputs)
+        nb = _decoded(data)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ValueError("it is not a notebook (not UTF-8 JSON)") from None
     if isinstance(nb, dict) and isinstance(nb.get("worksheets"), list):  # nbformat 3: cells in worksheets
@@ -145,7 +157,7 @@ class Cell:
     source: str
     names: frozenset[str] = frozenset()
     library: dict[str, str] = field(default_factory=dict)
-    definitions: tuple[str, ...] = ()  # its imports, def, class and simple bindings (see `definitions_of`)
+    definitions: tuple[Definition, ...] = ()  # its imports, def, class and simple bindings (`definitions_of`)
 
 
 class _ParseTimeout(Exception):
@@ -382,14 +394,24 @@ def describe_cell(index: int, source: str) -> str:
 
 
 
-def definitions_of(tree: ast.Module, text: str) -> list[str]:
+@dataclass(frozen=True)
+class Definition:
+    """One statement that defines things (see `definitions_of`): its source, the names it binds and the names its
+    code reads (in its body, decorators and default values too)."""
+
+    source: str
+    binds: tuple[str, ...]
+    uses: tuple[str, ...]
+
+
+def definitions_of(tree: ast.Module, text: str) -> list[Definition]:
     """The statements of a parsed cell that define things, in order, each as its own source: imports, `def`s and
     `class`es (with their decorators), and names bound to a literal, a lambda or another name (`f = g`,
     `SIZES = [16, 32]`). Nothing else: no call, loop or other statement at a cell's top level.
 
-    The grader rebuilds an answer from these alone, in a sandbox that has run no other code of the submission, to
-    probe it (see submission.ProbeSandbox). They are found by `parse_cells`, inside the submission's sandbox
-    before any of its code runs.
+    The grader rebuilds an answer from those of these it needs (`needed_for`), in a sandbox that has run no other
+    code of the submission, to probe it (see submission.ProbeSandbox). They are found by `parse_cells`, inside the
+    submission's sandbox before any of its code runs.
     """
     kept = []
     lines = text.encode().splitlines(keepends=True)  # ast's column offsets count UTF-8 bytes
@@ -399,8 +421,29 @@ def definitions_of(tree: ast.Module, text: str) -> list[str]:
             chunk = lines[first - 1:node.end_lineno]
             chunk[-1] = chunk[-1][:node.end_col_offset]
             chunk[0] = chunk[0][0 if first < node.lineno else node.col_offset:]
-            kept.append(b"".join(chunk).decode())
+            binds = _bound_names(node) if not isinstance(node, (ast.Import, ast.ImportFrom)) else \
+                [(a.asname or a.name).split(".")[0] for a in node.names]
+            uses = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - set(binds))
+            kept.append(Definition(b"".join(chunk).decode(), tuple(binds), tuple(uses)))
     return kept
+
+
+def needed_for(name: str, definitions: list[Definition]) -> list[str]:
+    """The sources, in order, of every import and of the definitions that `name` needs: the last one that binds
+    it, and, through the names their code reads, the last one binding each of those, and so on. A def or class
+    statement elsewhere in the notebook that the answer does not use is left out, so its body never runs where
+    the answer is probed."""
+    last = {bound: i for i, d in enumerate(definitions) for bound in d.binds}
+    chosen = {i for i, d in enumerate(definitions) if d.source.lstrip().startswith(("import ", "from "))}
+    todo, seen = [name], set()
+    while todo:
+        wanted = todo.pop()
+        if wanted in seen or wanted not in last:
+            continue
+        seen.add(wanted)
+        chosen.add(last[wanted])
+        todo += definitions[last[wanted]].uses
+    return [definitions[i].source for i in sorted(chosen)]
 
 
 def _defines(node: ast.stmt) -> bool:

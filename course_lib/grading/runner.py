@@ -159,7 +159,8 @@ def read_notebook(file: str, seconds: float) -> dict:
     except (OSError, ValueError) as err:
         return {"error": str(err)}
     return {"cells": [{"source": cell.source, "names": sorted(cell.names), "library": cell.library,
-                       "definitions": list(cell.definitions)} for cell in reading.parse_cells(sources, seconds)]}
+                       "definitions": [[d.source, list(d.binds), list(d.uses)] for d in cell.definitions]}
+                      for cell in reading.parse_cells(sources, seconds)]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from typing import Callable
 
 from course_lib import checks
 from course_lib.grading.sandbox import Limits, Sandbox, SandboxStopped
-from course_lib.grading.reading import (MAX_CODE, Cell, Step, check_submission, describe_cell, plan,
+from course_lib.grading.reading import (BIG_DECODE, MAX_CODE, Cell, Definition, needed_for, Step, check_submission, describe_cell, plan,
                                        read_submission, without_outputs)
 
 INTERRUPT_GRACE = 10  # seconds the runner gets to come back after its cell was interrupted
@@ -91,11 +91,14 @@ class ProbeSandbox:
     layers, its gradients), started at the submission's first probe and shared by all of them.
 
     It runs no cell of the notebook. Before an exercise's first probe it forgets what it defined before (%reset)
-    and runs only the definitions (`reading.definitions_of`, found inside the submission's sandbox before any of its
-    code ran: imports, def, class, names bound to literals, lambdas or names) of the cells up to the one where the exercise is due, which rebuilds the answer from its source; the
-    probe then runs there. What a submission's other code does (replacing the probe, patching torch) cannot reach
-    it. Its failures (a definition or a probe running too long, the rebuilt answer crashing it) fail that probe's
-    check part, not the submission.
+    and runs only the notebook's imports and the definitions the answer needs (`reading.needed_for`: its own def
+    or class, and those of the names its code reads, found inside the submission's sandbox before any of its code
+    ran), which rebuilds the answer from its source; the probe then runs there. The notebook's other code
+    (replacing the probe, patching torch, a class statement the answer does not use) never runs there. What does
+    run is the answer's own code and its helpers' (bodies, class bodies, decorators, default values): a fact
+    forged there is forged by the code being graded, in plain sight of whoever reads it. Its failures (a
+    definition or a probe running too long, the rebuilt answer crashing it) fail that probe's check part, not the
+    submission.
     """
 
     def __init__(self, settings: Settings, cells: list[Cell], on_start: Callable[[Sandbox], None]) -> None:
@@ -113,7 +116,7 @@ class ProbeSandbox:
                 self.on_start(self.box)
                 self.rebuilt = None
             if self.rebuilt != step.key:
-                defined = [d for cell in self.cells[:step.index + 1] for d in cell.definitions]
+                defined = needed_for(name, [d for cell in self.cells[:step.index + 1] for d in cell.definitions])
                 for source in ["%reset -f", *defined]:
                     if self.box.request({"op": "run", "source": source}, seconds) is None:
                         self.close()
@@ -195,7 +198,7 @@ def grade_notebook(path: Path | None, student: str, keys: list[str], settings: S
     except Exception as err:  # the grader's own machinery failed: say so, keep the batch going
         stop = f"the grader could not run this notebook ({type(err).__name__}: {' '.join(str(err).split())[:200]})"
     finally:
-        grade.notes = _bounded(grade.notes)
+        grade.notes = bounded_notes(grade.notes)
     if stop:
         grade.notes.append(f"Grading stopped early: {stop}")
     return zero_rest(stop or "the grader's check did not report a result.")
@@ -207,11 +210,12 @@ def _small(path: Path, folder: Path) -> Path:
     if path.stat().st_size <= STRIP_ABOVE:
         return path
     copy = folder / path.name
-    copy.write_bytes(without_outputs(read_submission(path)))
+    with BIG_DECODE:  # one big notebook in the grader's memory at a time, whatever --jobs is
+        copy.write_bytes(without_outputs(read_submission(path)))
     return copy
 
 
-def _bounded(notes: list[str]) -> list[str]:
+def bounded_notes(notes: list[str]) -> list[str]:
     """At most MAX_NOTES notes of at most MAX_NOTE characters: what a submission prints there stays short."""
     kept = [note if len(note) <= MAX_NOTE else note[:MAX_NOTE - 3] + "..." for note in notes[:MAX_NOTES]]
     return kept + ([f"... and {len(notes) - MAX_NOTES} more notes, not shown."] if len(notes) > MAX_NOTES else [])
@@ -227,11 +231,13 @@ def _read(box: Sandbox, path: Path, settings: Settings) -> list[Cell] | str:
     if "error" in reply:
         return f"the notebook could not be read ({' '.join(str(reply['error']).split())[:200]})."
     try:
-        cells = [Cell(c["source"], frozenset(c["names"]), dict(c["library"]), tuple(c["definitions"]))
+        cells = [Cell(c["source"], frozenset(c["names"]), dict(c["library"]),
+                      tuple(Definition(source, tuple(binds), tuple(uses)) for source, binds, uses in c["definitions"]))
                  for c in reply["cells"]]
-        if sum(len(c.source) + sum(map(len, c.definitions)) for c in cells) > 2 * MAX_CODE or not all(
+        if sum(len(c.source) + sum(len(d.source) for d in c.definitions) for c in cells) > 2 * MAX_CODE or not all(
                 isinstance(c.source, str) and all(isinstance(n, str) for n in c.names)
-                and all(isinstance(d, str) for d in c.definitions)
+                and all(isinstance(d.source, str) and all(isinstance(n, str) for n in d.binds + d.uses)
+                        for d in c.definitions)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in c.library.items()) for c in cells):
             raise TypeError
     except (KeyError, TypeError, ValueError):
