@@ -29,8 +29,8 @@ How a submission is graded (the threat model and what the sandbox does and does 
   parts weigh if it passed some (`checks.part`; rounded to 2 decimals, never the full points), else 0; an answer
   that is, or calls, course_lib's own function gets 0 and a flag (docs/instructors.md, "Answers must be written").
 - Facts about an answer that a test needs beyond its return values (is its input unchanged, its layers, its
-  gradients) come from probes run in a second, fresh sandbox where the answer is rebuilt from its definitions
-  alone (submission.ProbeSandbox), never next to the rest of the submission's code.
+  gradients) come from probes run in a second, fresh sandbox where the answer is rebuilt from the imports and
+  the definitions it needs alone (submission.ProbeSandbox), never next to the rest of the submission's code.
 
 Modules, one per stage of the instructor's path:
 - `ingest`: the platforms' downloads, one submission per student, each with a safe key
