@@ -1106,8 +1106,8 @@ if libc.syscall(ADD_KEY, b'user', b'course-attack-user', b'answer code', 11, cty
         assert grader.returncode == 0, (out[-2000:], err[-3000:])
         assert runners and set().union(*runners.values()) == {uid}, runners  # every sandbox ran as that user
         assert (work / "out" / "gradebook.csv").read_text() == (
-            f"student,00.1,00.2,00.3,{TAIL}\na,2,1,1,4,4,submitted,0,0,0,,a,,\n"
-            "attacker,2,1,1,4,4,submitted,0,0,0,,attacker,,\n")
+            f"student,00.1,00.2,00.3,{TAIL},checks\na,2,1,1,4,4,submitted,0,0,0,,a,,,{VERSION}\n"
+            f"attacker,2,1,1,4,4,submitted,0,0,0,,attacker,,,{VERSION}\n")
         assert (work / "out" / "gradebook.csv").stat().st_uid == uid  # written by that user, not by root
         feedback = (work / "out" / "feedback" / "attacker.md").read_text()
         assert "REPORT []" in feedback, feedback  # it wrote nothing, planted nothing
