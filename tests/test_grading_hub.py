@@ -62,6 +62,14 @@ def test_feedback_is_written_private_and_replaces_the_last_one(home):
     assert (home / target).stat().st_mode & 0o777 == 0o600 and (home / "feedback").stat().st_mode & 0o777 == 0o700
 
 
+def test_feedback_is_not_written_into_a_fifo_and_does_not_block(home):
+    """A learner who makes their feedback file a FIFO must not hang the instructor's `return` for the class."""
+    (home / "feedback").mkdir()
+    os.mkfifo(home / "feedback" / "00_warmup.md")
+    with pytest.raises(OSError):  # ENXIO: nobody reads it; returning goes on to the next learner
+        hub._write_beneath(str(home), PurePosixPath("feedback/00_warmup.md"), b"feedback")
+
+
 def test_feedback_is_not_written_through_a_link(home, tmp_path_factory):
     victim = tmp_path_factory.mktemp("root-owned") / "important"
     victim.write_text("keep me")

@@ -116,18 +116,21 @@ def _open_folder(home: str, parts: tuple[str, ...], create: bool = False) -> int
         raise
 
 
-def _read_beneath(home: str, relative: PurePosixPath) -> bytes:
-    folder = _open_folder(home, relative.parts[:-1])
+def _open_beneath(home: str, relative: PurePosixPath, flags: int, create: bool = False) -> int:
+    """A descriptor of home/relative, no component of which may be a link (Refused if one is)."""
+    folder = _open_folder(home, relative.parts[:-1], create=create)
     try:
-        try:
-            fd = os.open(relative.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
-        except OSError as err:
-            if err.errno == errno.ELOOP:
-                raise Refused(f"{relative} is a link") from None
-            raise
+        return os.open(relative.name, flags | os.O_NOFOLLOW, 0o600, dir_fd=folder)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise Refused(f"{relative} is a link") from None
+        raise
     finally:
         os.close(folder)
-    with os.fdopen(fd, "rb") as file:
+
+
+def _read_beneath(home: str, relative: PurePosixPath) -> bytes:
+    with os.fdopen(_open_beneath(home, relative, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
         info = os.fstat(file.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise Refused(f"{relative} is not a plain file")
@@ -137,16 +140,8 @@ def _read_beneath(home: str, relative: PurePosixPath) -> bytes:
 
 
 def _write_beneath(home: str, relative: PurePosixPath, data: bytes) -> bytes:
-    folder = _open_folder(home, relative.parts[:-1], create=True)
-    try:
-        fd = os.open(relative.name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=folder)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise Refused(f"{relative} is a link") from None
-        raise
-    finally:
-        os.close(folder)
-    with os.fdopen(fd, "wb") as file:
+    with os.fdopen(_open_beneath(home, relative, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK,
+                                 create=True), "wb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
             raise Refused(f"{relative} is not a plain file")
         file.write(data)
