@@ -38,10 +38,11 @@ def _test_mean_image(answer: Answer, rng: torch.Generator) -> None:
 
 
 def _at_threshold(rng: torch.Generator, images: int, pixels: int) -> tuple[float, torch.Tensor]:
-    """A threshold k/8 and `images` images of `pixels` (>= 2) pixels, each the threshold or 1/8 on either side of it:
-    the first pixel of each image exactly the threshold, the second above it; shape (images, 1, 1, pixels). Drawn,
-    not fixed: a part with fixed inputs could be answered from a table."""
-    threshold = int(torch.randint(2, 7, (1,), generator=rng)) / 8
+    """A threshold k/1024 in [1/4, 3/4] and `images` images of `pixels` (>= 2) pixels, each the threshold or 1/8 on
+    either side of it (all exact in float32): the first pixel of each image exactly the threshold, the second above
+    it; shape (images, 1, 1, pixels). Drawn from some 10^5 or more possible inputs, not a few: an answer that
+    recorded the public check's inputs must not find these in its table."""
+    threshold = int(torch.randint(256, 769, (1,), generator=rng)) / 1024
     offsets = torch.randint(-1, 2, (images, pixels), generator=rng)
     offsets[:, :2] = torch.tensor([0, 1])
     return threshold, (threshold + offsets / 8).float().reshape(images, 1, 1, pixels)
@@ -70,7 +71,7 @@ def _test_binarise(answer: Answer, rng: torch.Generator) -> None:
         threshold_case(0.0)
         threshold_case(1.0)
     with part("a pixel equal to the threshold is off"):
-        threshold, edge = _at_threshold(rng, 1, 3)
+        threshold, edge = _at_threshold(rng, 1, 8)
         tried = (f"binarise(pixels {edge.flatten().tolist()}, threshold={threshold}): a pixel equal to the "
                  "threshold is off")
         expect_close(answer(edge, threshold, tried=tried), (edge > threshold).float(), tried=tried,
@@ -96,11 +97,13 @@ def _test_on_fraction(answer: Answer, rng: torch.Generator) -> None:
             got = answer(images, threshold, tried=tried)
             expect_close(got, (images > threshold).float().mean(dim=(1, 2, 3)), tried=tried)
     with part("all-black and all-white images"):
-        white = torch.randint(0, 2, (5,), generator=rng).float()
+        white = torch.randint(0, 2, (8,), generator=rng).float()
         white[:2] = torch.tensor([0.0, 1.0])  # both kinds, so that no constant answer passes
-        blank = white.reshape(5, 1, 1, 1).expand(5, 1, 3, 3).contiguous()
-        tried = f"on_fraction(3x3 images, all-white (1) or all-black (0): {white.int().tolist()}, threshold=0.5)"
-        expect_close(answer(blank, 0.5, tried=tried), white, tried=tried)
+        blank = white.reshape(8, 1, 1, 1).expand(8, 1, 3, 3).contiguous()
+        threshold = int(torch.randint(103, 922, (1,), generator=rng)) / 1024  # drawn: a table of inputs misses it
+        tried = (f"on_fraction(3x3 images, all-white (1) or all-black (0): {white.int().tolist()}, "
+                 f"threshold={threshold})")
+        expect_close(answer(blank, threshold, tried=tried), white, tried=tried)
     with part("pixels equal to the threshold are off"):
         threshold, edge = _at_threshold(rng, 2, 4)
         edge = edge.reshape(2, 1, 2, 2)

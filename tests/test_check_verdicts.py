@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_lib import checks
+from course_lib.reference import REFERENCES
 
 SEEDS = [checks.PUBLIC_SEED, 2**33 + 5]
 
@@ -514,3 +515,33 @@ def test_the_check_judges_what_the_exercise_asks(key, kind, index):
             share = PARTLY.get((key, index), (0, 0))[SEEDS.index(seed)]
             assert result.fraction == pytest.approx(share), result.message
             assert result.points == round(result.max_points * result.fraction, 2) < result.max_points
+
+
+# ---- replay: an answer that recorded the public check's inputs ----
+
+FUNCTION_ANSWERS = [key for key, answer in REFERENCES.items() if not isinstance(answer, type)]
+
+
+@pytest.mark.parametrize("key", FUNCTION_ANSWERS)
+def test_no_part_can_be_answered_from_a_table_of_the_public_inputs(key):
+    """A submission can run the learner's check on the public seed with course_lib's answer, keep every input and
+    result, and answer the grader from that table. Every part's inputs must come from the seed's generator, from
+    enough possible values that a fresh secret misses the table: such an answer earns nothing (seen failing:
+    00.3's all-black/all-white part had 8 possible inputs, 00.2's edge part 15, and a replaying answer got 0.2
+    points in one grading of the batch suite)."""
+    exercise, reference = checks.get(key), REFERENCES[key]
+    table = {}
+
+    def recording(*args):
+        table[checks.encode(list(args))] = reference(*args)
+        return table[checks.encode(list(args))]
+
+    def replaying(*args):
+        if checks.encode(list(args)) not in table:
+            raise ValueError("these inputs are not in my table")
+        return table[checks.encode(list(args))]
+
+    assert checks.evaluate(exercise, checks.LocalAnswer(recording)).status == checks.PASSED
+    for secret in range(2**40, 2**40 + 8):
+        result = checks.evaluate(exercise, checks.LocalAnswer(replaying), secret)
+        assert result.points == 0, f"secret {secret}: {[p.name for p in result.parts if p.passed]} passed"

@@ -599,14 +599,16 @@ def test_the_batch_graded_two_at_a_time(graded):
 
 
 WRONG_MEAN = "def mean_image(images, labels, label):\n    return images.mean(dim=0)\n\n\ncheck('00.1', mean_image)"
+SLOW = "import time\ntime.sleep(10)  # still being graded when a test presses Ctrl-C after the first student\n\n\n"
 
 
 def _tiny_batch(folder: Path, students: list[str]) -> Path:
-    """Honest submissions, except one called "wrong" whose mean image ignores the label."""
+    """Honest submissions, except one called "wrong" whose mean image ignores the label (and which takes 10 s)."""
     submissions = folder / "in"
     submissions.mkdir()
     for student in students:
-        (submissions / f"{student}.ipynb").write_text(honest(mean_image=WRONG_MEAN) if student == "wrong" else honest())
+        (submissions / f"{student}.ipynb").write_text(honest(mean_image=SLOW + WRONG_MEAN) if student == "wrong"
+                                                           else honest())
     return submissions
 
 
@@ -624,12 +626,12 @@ def test_ctrl_c_keeps_what_was_graded_and_resume_grades_only_the_rest(tmp_path, 
         first += line
     grader.send_signal(signal.SIGINT)
     _, err = grader.communicate(timeout=120)
-    assert "a: 4/4" in first and grader.returncode == 130 and "--resume" in err
+    assert "a: 4/4" in first and grader.returncode == 130 and "--resume" in err, f"{first}{err}"
     assert not (out / "gradebook.csv").exists() and len(list((out / ".grading" / "graded").glob("*.json"))) >= 1
     assert _runners(memory=2047 * 2**20) == []
     resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert "grading 1 of 2" in resumed.stdout
+    assert "grading 1 of 2" in resumed.stdout, f"first run:\n{first}{err}\nresumed:\n{resumed.stdout}"
     gradebook = (out / "gradebook.csv").read_text()
     assert gradebook == (f"student,00.1,00.2,00.3,{TAIL},checks\na,2,1,1,4,4,submitted,0,0,0,,a,,,{VERSION}\n"
                          f"wrong,0.5,1,1,2.5,4,submitted,0,0,0,,wrong,,,{VERSION}\n")  # right where each image has the label

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run submissions without a sandbox, with all your rights (stated in every output)")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, also through a pipe or `tee`
     if args.cell_timeout <= 0 or args.timeout <= 0 or args.jobs < 1:
         parser.error("--cell-timeout and --timeout must be positive numbers of seconds, --jobs at least 1.")
     if args.out.resolve().is_relative_to(args.submissions.resolve()):
