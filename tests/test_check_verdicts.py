@@ -492,7 +492,7 @@ PARTLY = {
     ("00.1", 0): (0.75, 0.75),  # every mean right, the wrong kind of error for an empty class
     ("00.1", 2): (0.25, 0.25),  # right only when every image has the label
     ("00.2", 0): (0.4, 0.4),  # integers: values right, dtype wrong (fails the thresholds, not the edge or the copy)
-    ("00.2", 1): (0.6, 0.4),  # rounding is thresholding at 0.5: right at the edge when its threshold is 0.5
+    ("00.2", 1): (0.4, 0.4),  # rounding is thresholding at 0.5: wrong at the edge, whose threshold is drawn
     ("00.3", 0): (0.8, 0.8),  # only the pixels equal to the threshold are wrong
 }
 
