@@ -530,7 +530,7 @@ def expect_prediction(answer: "Answer", *, measured: float, tolerance: float, wh
     CheckFailure (which never shows `measured`: the cell after the prediction does)."""
     tried = f"your prediction of {what}"
     got = answer.probe(value_of, tried=tried)
-    value = as_number(got) if not isinstance(got, (str, bool)) else None
+    value = None if isinstance(got, (str, bool, list, tuple, dict)) else as_number(got)
     if value is None or not math.isfinite(value):
         raise CheckFailure(tried, "one number", short(got), "Write a single number, such as 0.5, not in quotes.")
     if abs(value - measured) > tolerance:
