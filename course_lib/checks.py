@@ -35,6 +35,11 @@ How to define an exercise (in `course_lib/checks_NN.py`, for notebook NN):
   the answer and returns its result, which must be plain data (outputs on the given inputs, parameter counts,
   whether gradients exist, ...). A probe only gathers facts; every comparison happens in the test. The grader
   runs probes in a fresh sandbox, on the answer rebuilt from its definition alone (grading/submission.py).
+- Predictions are value answers, not functions: the learner commits to a number or a choice (`my_share = 0.6`,
+  `check("04.6", my_share)`) before the cell that measures it. Their tests read the value with the probe
+  `value_of` and grade it with `expect_prediction` (within a stated tolerance of a committed measurement) or
+  `expect_choice` (one of a stated list of strings). In the exercise notebook the blank is `my_share = ...`
+  (make_exercises writes that stub for a solution region that only binds a literal), which is "not done yet".
 - Partial credit: wrap independent cases in `with part("threshold 0.5", weight=1):`. A failing part is recorded
   and the test goes on; an answer that passes some parts earns their share of the points (see `part`).
 - (c) Comparing: raise `CheckFailure(tried, expected, got, hint)` on a wrong answer, or use `expect_close`. The
@@ -47,13 +52,14 @@ import contextvars
 import hashlib
 import importlib
 import json
+import math
 import re
 import traceback
 import types
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -504,6 +510,53 @@ def perform(target: Any, request: bytes, limit: int = MAX_MESSAGE) -> bytes:
 def inputs_after(answer: Callable, *args: Any) -> dict:
     """A probe: {"result": answer(*args), "args": args as they are afterwards} (did the answer change its input?)."""
     return {"result": answer(*args), "args": list(args)}
+
+
+# ---- predictions: a value the learner commits to before a cell measures it -----------------------------------------
+
+def value_of(answer: Any) -> Any:
+    """A probe that returns the answer itself: how a test reads a value answer (a prediction) rather than calling
+    it. `...`, the exercise notebook's blank, raises NotImplementedError (the exercise is "not done yet")."""
+    if answer is Ellipsis:
+        raise NotImplementedError("write your prediction in place of the ...")
+    return answer
+
+
+VALUE_PROBE = f"{value_of.__module__}:{value_of.__qualname__}"  # the grader reads it where the notebook ran
+
+
+def expect_prediction(answer: "Answer", *, measured: float, tolerance: float, what: str, hint: str = "") -> None:
+    """Pass a number within `tolerance` of `measured`, the course's committed measurement of `what`; else raise
+    CheckFailure (which never shows `measured`: the cell after the prediction does)."""
+    tried = f"your prediction of {what}"
+    got = answer.probe(value_of, tried=tried)
+    value = None if isinstance(got, (str, bool, list, tuple, dict)) else as_number(got)
+    if value is None or not math.isfinite(value):
+        raise CheckFailure(tried, "one number", short(got), "Write a single number, such as 0.5, not in quotes.")
+    if abs(value - measured) > tolerance:
+        raise CheckFailure(tried, f"a number within {tolerance:g} of what the course measured", f"{value:g}", hint)
+
+
+def expect_choice(answer: "Answer", *, right: str, choices: Sequence[str], what: str, hint: str = "") -> None:
+    """Pass the string `right` out of `choices` (upper or lower case, spaces around it ignored); an unknown choice
+    fails with a message that lists the allowed ones."""
+    tried = f"your prediction of {what}"
+    got = answer.probe(value_of, tried=tried)
+    allowed = ", ".join(repr(c) for c in choices)
+    chosen = " ".join(got.split()).lower() if isinstance(got, str) else None
+    if chosen not in [c.lower() for c in choices]:
+        raise CheckFailure(tried, f"one of {allowed}", short(got), f"Write one of {allowed}, as a string in quotes.")
+    if chosen != right.lower():
+        raise CheckFailure(tried, "the choice the course's measurement supports", repr(got), hint)
+
+
+def prediction_report(prediction: Any, measured: Any) -> str:
+    """"you predicted X; measured Y": the line the cell after a prediction prints (X is "nothing yet" while the
+    prediction is still `...`)."""
+    said = "nothing yet" if prediction is Ellipsis else (
+        f"{prediction:.3g}" if isinstance(prediction, float) else str(prediction))
+    return f"you predicted {said}; measured {measured:.3g}" if isinstance(measured, float) else \
+        f"you predicted {said}; measured {measured}"
 
 
 def _text(err: BaseException) -> str:

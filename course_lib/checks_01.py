@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checks import Answer, CheckFailure, exercise, expect_close, ks_distance, standard_normal_cdf
+from course_lib.checks import (Answer, CheckFailure, exercise, expect_choice, expect_close, ks_distance,
+                               standard_normal_cdf)
 
 
 @exercise("01.1", "Sample from a class-conditional Gaussian", answer="sample_gaussian", points=2,
@@ -140,3 +141,24 @@ def _check_nearest_distance(answer: Answer, rng: torch.Generator) -> None:
                 hint = "Every distance is 0: compare each sample with the training images, not with the samples."
         # torch.cdist in float32 computes distances through a matrix product: about 0.01 off for an exact copy
         expect_close(got, expected, tried=tried, rtol=1e-3, atol=0.02, hint=hint)
+
+
+# Measured by tests/test_claims.py::test_nb01_generated_images_lie_farther_from_the_training_data_than_new_real_ones:
+# the median distance to the nearest training image is 0 for the copier, about 11 for nature (new test images) and
+# about 14.5 for the independent-pixel generator, with 1,000 or 10,000 training images.
+MACHINES = ("copier", "generate", "nature")
+FARTHEST_MACHINE = "generate"
+
+
+@exercise("01.5", "Predict: which machine's images lie farthest from the training data?",
+          answer="my_farthest_machine", points=1,
+          hint="A copy lies at distance 0. New real clothing differs from every training image in its details; "
+               "images whose pixels are drawn independently also lack the strokes and outlines that real clothing "
+               "shares. Which of the two do you expect to be farther from its nearest training image?",
+          more="Write one of the strings 'copier', 'generate' or 'nature' (in quotes), before you run the cell that "
+               "measures the distances; it is graded for your reasoning, not for code.")
+def _check_farthest_machine(answer: Answer, rng: torch.Generator) -> None:
+    expect_choice(answer, right=FARTHEST_MACHINE, choices=MACHINES,
+                  what="the machine whose images have the largest median distance to their nearest training image",
+                  hint="Think about what independent pixels cannot reproduce: edges and shapes that every real "
+                       "garment has, new or not.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checks import Answer, CheckFailure, exercise, expect_close, short
+from course_lib.checks import Answer, CheckFailure, exercise, expect_close, expect_prediction, short
 
 
 def _pca_data(n: int, d: int, rng: torch.Generator) -> torch.Tensor:
@@ -104,3 +104,60 @@ def _check_components_needed(answer: Answer, rng: torch.Generator) -> None:
         elif value == int((_explained(x, power=1) < fraction).sum()) + 1:
             hint = "Variance goes with the SQUARE of the singular values."
         raise CheckFailure(tried, right[0], value, hint)
+
+
+# Measured by tests/test_claims.py::test_nb03_ninety_percent_of_the_variance_takes_about_80_components: 79
+# components on the 5,000 training images of the full-mode curve (67 on fast mode's 1,000); the tolerance covers both.
+K_FOR_90_PERCENT, K_TOLERANCE = 79, 15
+
+
+@exercise("03.4", "Predict: read the number of components off the curve", answer="my_k_for_90_percent", points=1,
+          hint="Find 0.9 on the vertical axis, go across to the curve, and down to the horizontal axis: that "
+               "number of components is your reading.",
+          more="Write one whole number before you run components_needed; zoom into the plot (or draw a "
+               "horizontal line at 0.9 with ax.axhline) if the curve is hard to read.")
+def _check_k_for_90_percent(answer: Answer, rng: torch.Generator) -> None:
+    expect_prediction(answer, measured=K_FOR_90_PERCENT, tolerance=K_TOLERANCE,
+                      what="the number of components that explain 90% of the variance",
+                      hint="Read where the curve first reaches 0.9 on the vertical axis; the answer is the "
+                           "number of components below that point.")
+
+
+def _codes_table(rng: torch.Generator, n: int) -> dict[str, dict[str, float]]:
+    """n codes with reconstruction errors and probe accuracies drawn so that the code with the most accurate probe
+    reconstructs neither best nor (from n = 3 on) worst: a code that keeps more detail need not separate the
+    classes better."""
+    names = ["pca", "autoencoder", "vae", "pixels", "random projection"][:n]
+    accuracy = (0.4 + 0.01 * torch.randperm(50, generator=rng)[:n]).tolist()  # no two alike
+    error = sorted((0.01 + 0.05 * torch.rand(n, generator=rng)).tolist())
+    dims = torch.randint(2, 200, (n,), generator=rng).tolist()
+    best = max(range(n), key=accuracy.__getitem__)
+    others = [i for i in range(n) if i != best]
+    middle = 1 if n < 3 else int(torch.randint(1, n - 1, (1,), generator=rng))
+    error.insert(0, error.pop(middle))  # the error the best code gets: the largest for n = 2, a middle one after
+    error = dict(zip([best, *others], error))
+    order = torch.randperm(n, generator=rng).tolist()
+    return {names[i]: {"reconstruction_error": round(error[i], 4), "probe_accuracy": round(accuracy[i], 2),
+                       "latent_dim": int(dims[i])} for i in order}
+
+
+@exercise("03.5", "Which code would you classify with?", answer="code_for_classification", points=2,
+          hint="The task is to predict labels from 100 labelled examples. Which of the measured numbers says how "
+               "well a simple classifier, trained on that code, does that task on held-out images? A code that "
+               "reconstructs well keeps detail, not necessarily the detail that tells the classes apart.",
+          more="Loop over the dict's items (or use max with a key function) and return the name, a string.")
+def _check_code_for_classification(answer: Answer, rng: torch.Generator) -> None:
+    for n in (2, 3, 4, 5):
+        codes = _codes_table(rng, n)
+        tried = f"code_for_classification({short(codes, 300)})"
+        got = answer(codes, tried=tried)
+        right = max(codes, key=lambda name: codes[name]["probe_accuracy"])
+        if got == right:
+            continue
+        hint = "Classification with few labels is what the probe accuracy measures: choose by it alone."
+        if got == min(codes, key=lambda name: codes[name]["reconstruction_error"]):
+            hint = ("That code reconstructs best, but reconstruction error says how much detail a code keeps, not "
+                    "whether a classifier trained on 100 labels can tell the classes apart.")
+        elif got == min(codes, key=lambda name: codes[name]["probe_accuracy"]):
+            hint = "That code's probe is the least accurate: higher accuracy is better."
+        raise CheckFailure(tried, repr(right), short(got), hint)

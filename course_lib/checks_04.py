@@ -5,7 +5,8 @@ from typing import Any, Callable
 
 import torch
 
-from course_lib.checks import Answer, CheckFailure, as_number, exercise, expect_close, ks_distance, short
+from course_lib.checks import (Answer, CheckFailure, as_number, exercise, expect_close, expect_prediction, ks_distance,
+                               short)
 
 
 ENCODER_LAYERS = [("Conv2d", (16, 14, 14)), ("Conv2d", (32, 7, 7)), ("Conv2d", (64, 4, 4)), ("Linear", None)]
@@ -272,3 +273,20 @@ def _check_gap_share(answer: Answer, rng: torch.Generator) -> None:
                     "test codes' distances.")
         raise CheckFailure(tried, f"{expected:.4f}", short(got), hint)
 
+
+
+# Measured by tests/test_claims.py::test_nb05_vae_prior_draws_fall_in_gaps_far_less_often_than_ae_box_draws: 74% of
+# 2,000 points drawn uniformly in the box of the pretrained 2-D autoencoder's codes lie in gaps (notebook 05's recap).
+AE_BOX_GAP_SHARE, GAP_TOLERANCE = 0.74, 0.15
+
+
+@exercise("04.6", "Predict: how much of the autoencoder's box is gaps?", answer="my_gap_share", points=1,
+          hint="Look at the latent map: the training codes form clusters of different shapes and sizes, and the box "
+               "spans from the most extreme code to the most extreme code on each axis. What share of that "
+               "rectangle is covered by codes?",
+          more="Write one number between 0 and 1 before you run the cell that measures the gaps; you are graded for "
+               "a reasoned expectation, not for code.")
+def _check_gap_share_prediction(answer: Answer, rng: torch.Generator) -> None:
+    expect_prediction(answer, measured=AE_BOX_GAP_SHARE, tolerance=GAP_TOLERANCE,
+                      what="the share of uniform points in the pretrained 2-D autoencoder's box that land in gaps",
+                      hint="Picture the box around the whole latent map, corners included: where are the codes?")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from course_lib.checks import Answer, as_number, exercise, expect_close, short
+from course_lib.checks import Answer, CheckFailure, as_number, exercise, expect_close, expect_prediction, short
 from course_lib.latent import lerp, slerp
 
 
@@ -103,3 +104,71 @@ def _check_diversity(answer: Answer, rng: torch.Generator) -> None:
                                                                  rel_tol=1e-4):
             hint = "That is the plain Euclidean distance; divide by the square root of the number of values."
         expect_close(got, expected, tried=tried, rtol=1e-4, atol=1e-6, hint=hint)
+
+
+# Measured by tests/test_claims.py::test_nb06_the_typical_set_of_n0i_in_32_dimensions: over 10,000 pairs of draws
+# from N(0, I) in 32 dimensions, the median of (length half-way along the straight line) / (mean length of the two
+# ends) is 0.71 (1/sqrt(2), within 0.02).
+MIDPOINT_RATIO, MIDPOINT_TOLERANCE = 0.71, 0.1
+
+
+@exercise("06.5", "Predict: how long is the vector half-way along the straight line?", answer="my_midpoint_ratio",
+          points=1,
+          hint="Two independent draws from N(0, I) in 32 dimensions are about equally long and nearly at right "
+               "angles to each other. How long is the average of two such vectors, compared with either of them?",
+          more="Write one number (a ratio, such as 1.0 for 'just as long') before you run the cell that measures "
+               "the lengths; Pythagoras helps for two perpendicular vectors of equal length.")
+def _check_midpoint_ratio(answer: Answer, rng: torch.Generator) -> None:
+    expect_prediction(answer, measured=MIDPOINT_RATIO, tolerance=MIDPOINT_TOLERANCE,
+                      what="the length half-way along the straight line, as a fraction of the ends' length",
+                      hint="Half the sum of two perpendicular vectors of length r: how long is it?")
+
+
+def _rates(rng: torch.Generator, d: int, threshold: float, active: int) -> torch.Tensor:
+    """Per-unit rates (d,) in nats: `active` units well above `threshold`, the others well below it, shuffled."""
+    low = threshold * 0.5 * torch.rand(d - active, generator=rng)
+    high = threshold * 3 + 2 * torch.rand(active, generator=rng)
+    return torch.cat([low, high])[torch.randperm(d, generator=rng)]
+
+
+def _truth(value: object) -> bool | None:
+    """`value` as a bool if it is one (a Python or NumPy bool, a one-element bool tensor), else None."""
+    if isinstance(value, torch.Tensor) and value.dtype == torch.bool and value.numel() == 1:
+        return bool(value)
+    return bool(value) if isinstance(value, (bool, np.bool_)) else None
+
+
+@exercise("06.6", "Which latent units are active, and has the posterior collapsed?", answer="unit_activity",
+          points=2,
+          hint="A unit whose rate (its KL term, averaged over the data) is below the threshold tells the decoder "
+               "almost nothing: its posterior is the prior for every image. Return the positions of those "
+               "inactive units, smallest first, and whether the whole posterior has collapsed: no unit active.",
+          more="A comparison with the threshold gives a bool tensor; .nonzero() (or a list comprehension with "
+               "enumerate) gives the positions, .tolist() a list; .all() says whether every entry is True.")
+def _check_unit_activity(answer: Answer, rng: torch.Generator) -> None:
+    threshold = float(0.01 * (1 + torch.randint(0, 5, (1,), generator=rng)))
+    cases = [(8, 3), (16, 9), (32, 1), (32, 0), (12, 12)]  # (units, active ones): a collapse and no collapse too
+    for d, active in cases:
+        rates = _rates(rng, d, threshold, active)
+        tried = f"unit_activity(rates={short(rates.round(decimals=4), 240)}, threshold={threshold:g})"
+        got = answer(rates, threshold, tried=tried)
+        inactive = (rates < threshold).nonzero().flatten().tolist()
+        expected = f"({inactive}, {active == 0})"
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise CheckFailure(tried, f"a pair (inactive units, collapsed): {expected}", short(got))
+        try:
+            units = sorted(int(i) for i in torch.as_tensor(got[0]).flatten().tolist())
+        except (TypeError, ValueError, RuntimeError):
+            raise CheckFailure(tried, expected, short(got), "The first item: a list of unit positions.") from None
+        if units != inactive:
+            hint = "The inactive units are those whose rate is BELOW the threshold."
+            if units == (rates >= threshold).nonzero().flatten().tolist():
+                hint = "Those are the active units: the question asks for the inactive ones, rate below threshold."
+            elif len(units) == d and len(inactive) < d:
+                hint = "Return the positions of the inactive units only, not a True/False for every unit."
+            raise CheckFailure(tried + " -> inactive units", inactive, units, hint)
+        collapsed = _truth(got[1])
+        if collapsed is None or collapsed != (active == 0):
+            hint = "Collapsed means that NO unit is active (every unit inactive), not that some unit is inactive."
+            raise CheckFailure(tried + " -> collapsed", active == 0, short(got[1]),
+                               hint if collapsed is not None else "The second item: True or False.")

@@ -11,8 +11,11 @@ In a code cell of solutions/NN_topic.ipynb,
         ### END SOLUTION
 
 becomes `raise NotImplementedError("average over dim=0")` at the marker's indentation (a generic message when
-there is no hint), and `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` regions are dropped. Outputs are
-cleared and the bytes are the same on every run, so `--check` can compare files exactly.
+there is no hint), and `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` regions are dropped. A region at a
+cell's top level that only binds to a literal the name its check line checks (a prediction: `my_share = 0.6`,
+then `check("04.6", my_share)`) becomes `my_share = ...` with the hint as a comment, so that the cell's `check`
+runs and says "not done yet" (see checks.value_of). Outputs are cleared and the bytes are the same on every run,
+so `--check` can compare files exactly.
 
 Hints come in two levels. The marker's hint (level 1) says what to think about: the idea, the formula, the shape.
 When the cell checks exercise KEY (`check("KEY", ...)`), the stub adds where to find level 2, `hint("KEY")`,
@@ -72,6 +75,13 @@ def _parse(source: str, where: str, key: str | None = None) -> tuple[str, list[t
                 message = (hint or GENERIC_HINT) + (MORE_HELP.format(key=key) if key else "")
                 out.append(f"{match['indent']}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})")
         else:
+            if open_kind == "SOLUTION" and kind == "SOLUTION" and not match["indent"]:
+                name = _predicted_name(regions[-1][1])
+                checked = name and key and re.search(rf"^check\(\s*[\"']{re.escape(key)}[\"']\s*,\s*{name}\s*\)",
+                                                     source, re.M)
+                if checked and out[-1].startswith("raise NotImplementedError("):
+                    hint = regions[-1][0] or GENERIC_HINT
+                    out[-1] = f"{name} = ...  # {hint}" + (MORE_HELP.format(key=key) if key else "")
             if open_kind != kind:
                 opened = f"the open region is '{open_kind}' from line {open_line}" if open_kind else "none is open"
                 raise MarkerError(f"{where}, line {number}: '### END {kind}' without a matching "
@@ -81,6 +91,22 @@ def _parse(source: str, where: str, key: str | None = None) -> tuple[str, list[t
         raise MarkerError(f"{where}, line {open_line}: '### BEGIN {open_kind}' is never closed; "
                           f"add '### END {open_kind}' in the same cell.")
     return "\n".join(out), [(hint, "\n".join(code)) for hint, code in regions]
+
+
+def _predicted_name(lines: list[str]) -> str | None:
+    """The name that a region's code binds to a literal, if that is all it does (a prediction), else None."""
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(node := tree.body[0], ast.Assign) or len(node.targets) != 1 \
+            or not isinstance(node.targets[0], ast.Name):
+        return None
+    try:
+        ast.literal_eval(node.value)
+    except (ValueError, TypeError, SyntaxError):
+        return None
+    return node.targets[0].id
 
 
 def blank_source(source: str, where: str = "cell", key: str | None = None) -> str:

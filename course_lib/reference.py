@@ -219,7 +219,23 @@ def diversity(images: torch.Tensor) -> torch.Tensor:
     return (torch.cdist(flat, flat) / flat.shape[1] ** 0.5).sum() / (n * (n - 1))
 
 
-REFERENCES: dict[str, Callable] = {
+def code_for_classification(codes: dict[str, dict[str, float]]) -> str:
+    """The name of the code whose probe (a classifier trained on 100 labels) is most accurate; reconstruction
+    error and latent dimension do not decide it."""
+    return max(codes, key=lambda name: codes[name]["probe_accuracy"])
+
+
+def unit_activity(rates: torch.Tensor, threshold: float = 0.01) -> tuple[list[int], bool]:
+    """The positions of the latent units whose rate (d,), their KL in nats averaged over the data, is below
+    `threshold`, smallest first; and whether the posterior has collapsed (no unit active)."""
+    inactive = rates < threshold
+    return inactive.nonzero().flatten().tolist(), bool(inactive.all())
+
+
+# predictions are values, graded against the course's measurements (course_lib/checks_NN.py names each one)
+PREDICTIONS: dict[str, Any] = {"01.5": "generate", "03.4": 80, "04.6": 0.7, "06.5": 0.7}
+
+REFERENCES: dict[str, Any] = {
     "00.1": mean_image, "00.2": binarise, "00.3": on_fraction,
     "01.1": sample_gaussian, "01.2": bayes_posterior, "01.3": generate, "01.4": nearest_distance,
     "02.1": gaussian_log_likelihood, "02.2": gaussian_mle, "02.3": best_bandwidth,
@@ -229,6 +245,7 @@ REFERENCES: dict[str, Callable] = {
     "04.1": Encoder, "04.2": reconstruction_loss, "04.3": interpolate, "04.4": sample_box, "04.5": gap_share,
     "05.1": reparameterize, "05.2": gaussian_kl, "05.3": elbo, "05.4": iwae_estimate, "05.5": classifier_score,
     "06.1": attribute_vector, "06.2": slerp, "06.3": apply_vector, "06.4": diversity,
+    "03.5": code_for_classification, "06.6": unit_activity, **PREDICTIONS,
 }
 
 

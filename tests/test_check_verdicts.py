@@ -324,6 +324,18 @@ def _diversity_pairs(images):
     return float(torch.stack(pairs).mean())
 
 
+# ---- interpretation exercises ----
+
+def _code_by_sorting(codes):
+    ranked = sorted(codes.items(), key=lambda item: -item[1]["probe_accuracy"])
+    return ranked[0][0]
+
+
+def _activity_loop(rates, threshold):
+    inactive = [j for j, rate in enumerate(rates.tolist()) if rate < threshold]
+    return tuple(inactive), np.bool_(len(inactive) == len(rates))
+
+
 VERDICTS = {
     "00.1": ([_mean_image_sum], [
         _mean_image_key_error,                                                             # KeyError, not ValueError
@@ -467,6 +479,43 @@ VERDICTS = {
         lambda im: float(torch.pdist(im.flatten(1)).mean()),                                # Euclidean, not RMS
         lambda im: float((torch.pdist(im.flatten(1)) ** 2).mean() / im[0].numel()),         # mean squared
     ]),
+    # predictions: values committed before the cell that measures them
+    "01.5": (["generate", " Generate", "GENERATE\n"], [
+        "nature",                                                                            # real images lie farther
+        "copier",                                                                            # the copies lie at 0
+        "generator",                                                                         # not one of the choices
+    ]),
+    "03.4": ([80, 70, np.int64(90), 79.5, torch.tensor(75)], [
+        40,                                                                                  # read at 0.8, not 0.9
+        200,                                                                                 # the end of the axis
+        "80",                                                                                # a string, not a number
+    ]),
+    "04.6": ([0.7, 0.6, np.float32(0.85), torch.tensor(0.74)], [
+        0.05,                                                                                # "95% of test codes fit"
+        0.3,                                                                                 # the map looks filled
+        74,                                                                                  # a percentage
+        [0.7],                                                                               # a list, not a number
+    ]),
+    "06.5": ([0.71, 2 ** -0.5, 0.65, np.float64(0.8)], [
+        1.0,                                                                                 # "as long as the ends"
+        0.5,                                                                                 # half the sum's length
+        float("nan"),
+    ]),
+    # interpretation: judge measured numbers
+    "03.5": ([_code_by_sorting, lambda codes: [n for n, v in codes.items()
+                                               if v["probe_accuracy"] == max(c["probe_accuracy"] for c in
+                                                                             codes.values())][0]], [
+        lambda codes: min(codes, key=lambda n: codes[n]["reconstruction_error"]),          # reconstructs best
+        lambda codes: max(codes, key=lambda n: codes[n]["reconstruction_error"]),          # reconstructs worst
+        lambda codes: min(codes, key=lambda n: codes[n]["latent_dim"]),                    # the smallest code
+        lambda codes: min(codes, key=lambda n: codes[n]["probe_accuracy"]),                # the least accurate
+    ]),
+    "06.6": ([_activity_loop, lambda rates, t: (torch.where(rates < t)[0], (rates < t).all())], [
+        lambda rates, t: ((rates > t).nonzero().flatten().tolist(), bool((rates > t).all())),  # the active ones
+        lambda rates, t: ((rates < t).nonzero().flatten().tolist(), bool((rates < t).any())),  # some inactive
+        lambda rates, t: ((rates < t).tolist(), bool((rates < t).all())),                   # a mask, not positions
+        lambda rates, t: ((rates < t).nonzero().flatten().tolist(), len(rates) == 0),       # never collapsed
+    ]),
 }
 
 
@@ -519,7 +568,7 @@ def test_the_check_judges_what_the_exercise_asks(key, kind, index):
 
 # ---- replay: an answer that recorded the public check's inputs ----
 
-FUNCTION_ANSWERS = [key for key, answer in REFERENCES.items() if not isinstance(answer, type)]
+FUNCTION_ANSWERS = [key for key, answer in REFERENCES.items() if callable(answer) and not isinstance(answer, type)]
 
 
 @pytest.mark.parametrize("key", FUNCTION_ANSWERS)

@@ -792,9 +792,60 @@ def test_notebook_06_check_messages_say_what_went_wrong():
     assert "(n, k, d)" in checks.run_check("06.3", NOTEBOOK_06["06.3"][1][0]).message
 
 
+# ---- predictions and interpretations ------------------------------------------------------------------------------
+
+def code_for_classification(codes):
+    return max(codes, key=lambda name: codes[name]["probe_accuracy"])
+
+
+def unit_activity(rates, threshold):
+    return (rates < threshold).nonzero().flatten().tolist(), bool((rates < threshold).all())
+
+
+JUDGEMENTS = {
+    "01.5": ("generate", ["nature", "copier", "gan"]),
+    "03.4": (80, [10, 784, None]),
+    "04.6": (0.7, [0.05, 0.3, 74]),
+    "06.5": (0.7, [1.0, 0.5, "0.7"]),
+    "03.5": (code_for_classification, [
+        lambda codes: min(codes, key=lambda name: codes[name]["reconstruction_error"]),   # reconstructs best
+        lambda codes: max(codes, key=lambda name: codes[name]["latent_dim"]),             # the largest code
+    ]),
+    "06.6": (unit_activity, [
+        lambda r, t: ((r >= t).nonzero().flatten().tolist(), bool((r < t).all())),       # the active ones
+        lambda r, t: ((r < t).nonzero().flatten().tolist(), bool((r < t).any())),        # some inactive
+        lambda r, t: (r < t).nonzero().flatten().tolist(),                                # no collapse verdict
+    ]),
+}
+
+
+def test_a_prediction_is_read_as_a_value_and_graded_without_showing_the_measurement():
+    assert checks.run_check("04.6", ...).status == NOT_DONE  # the exercise notebook's blank
+    assert checks.run_check("04.6", 0.74).passed and checks.run_check("01.5", "  Generate ").passed
+    unknown = checks.run_check("01.5", "gan").message
+    assert "'copier', 'generate', 'nature'" in unknown
+    wrong = checks.run_check("04.6", 0.3).message
+    assert "within 0.15 of what the course measured" in wrong and "0.74" not in wrong
+    assert "one number" in checks.run_check("06.5", "0.7").message
+    with pytest.raises(ExerciseNotPassed, match="not done yet"):
+        check("03.4", ...)
+
+
+def test_prediction_report_says_what_was_predicted_and_measured():
+    assert checks.prediction_report(0.7, 0.7071) == "you predicted 0.7; measured 0.707"
+    assert checks.prediction_report(..., "generate") == "you predicted nothing yet; measured generate"
+    assert checks.prediction_report(80, 67) == "you predicted 80; measured 67"
+
+
+def test_interpretation_checks_name_the_tempting_mistake():
+    assert "reconstructs best" in checks.run_check("03.5", JUDGEMENTS["03.5"][1][0]).message
+    assert "active units" in checks.run_check("06.6", JUDGEMENTS["06.6"][1][0]).message
+    assert "NO unit is active" in checks.run_check("06.6", JUDGEMENTS["06.6"][1][1]).message
+
+
 # ---- every lesson exercise: the reference passes, a stub is not done, each wrong answer fails ---------------------
 
-ANSWERS = {**NOTEBOOK_01, **NOTEBOOK_02, **NOTEBOOKS_03_04, **NOTEBOOK_05, **NOTEBOOK_06}
+ANSWERS = {**NOTEBOOK_01, **NOTEBOOK_02, **NOTEBOOKS_03_04, **NOTEBOOK_05, **NOTEBOOK_06, **JUDGEMENTS}
 
 
 # what a failed check says to a plausible wrong answer of each judgement exercise: (key, wrong answer, words)
@@ -824,7 +875,7 @@ def test_checks_pass_the_reference_and_fail_stubs_and_wrong_answers(key):
     reference, wrong_answers = ANSWERS[key]
     torch.manual_seed(0)
     assert checks.run_check(key, reference).status == PASSED, checks.run_check(key, reference).message
-    assert checks.run_check(key, not_done).status == NOT_DONE
+    assert checks.run_check(key, not_done if callable(reference) else ...).status == NOT_DONE
     for index, wrong in enumerate(wrong_answers):
         result = checks.run_check(key, wrong)
         assert result.status == FAILED, f"{key} accepted wrong answer {index}"

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from course_lib import config, density, models, pretrained, train
+from course_lib import checks_01, checks_03, checks_04, checks_06, config, density, models, pretrained, train
 from course_lib.data import load_fashion_mnist
 
 
@@ -80,6 +80,35 @@ def test_nb04_autoencoder_beats_pca_on_both_measures():
 
 # ---- notebook 05 -------------------------------------------------------------------------------------------------
 
+# ---- notebooks 01 and 03: what the predictions 01.5 and 03.4 are graded on -----------------------------------------
+
+@pytest.mark.parametrize("n", [1_000, 10_000])  # exercise notebook 01's training images in fast and full mode
+def test_nb01_generated_images_lie_farther_from_the_training_data_than_new_real_ones(n):
+    """Exercise 01.5: the median distance to the nearest training image is 0 for the copier, about 11 for new test
+    images and about 14.5 for independent-pixel samples (the sizes of the exercise notebook's cell)."""
+    train_binary = pretrained.binarised_fashion_mnist("train", n=n)
+    g = torch.Generator().manual_seed(0)
+    pixel_means = train_binary.mean(0)
+    machines = {"copier": train_binary[torch.randint(0, n, (200,), generator=g)],
+                "generate": torch.bernoulli(pixel_means.expand(200, *pixel_means.shape), generator=g),
+                "nature": pretrained.binarised_fashion_mnist("test", n=200)}
+    median = {name: torch.cdist(images.flatten(1), train_binary.flatten(1)).min(1).values.median().item()
+              for name, images in machines.items()}
+    assert median["copier"] == 0 and 10 < median["nature"] < 12 < 14 < median["generate"] < 15, median
+    assert set(median) == set(checks_01.MACHINES) and max(median, key=median.get) == checks_01.FARTHEST_MACHINE
+
+
+def test_nb03_ninety_percent_of_the_variance_takes_about_80_components():
+    """Exercise 03.4: the curve of exercise notebook 03 reaches 0.9 at 79 components on its 5,000 full-mode training
+    images and at 67 on fast mode's 1,000; the prediction's tolerance covers both."""
+    for n, k in [(5_000, 79), (1_000, 67)]:
+        x = load_fashion_mnist("train", n=n).as_float().flatten(1)
+        variance = torch.linalg.svdvals(x - x.mean(0)) ** 2
+        assert int((variance.cumsum(0) / variance.sum() < 0.9).sum()) + 1 == k
+        assert abs(k - checks_03.K_FOR_90_PERCENT) <= checks_03.K_TOLERANCE
+    assert checks_03.K_FOR_90_PERCENT == 79
+
+
 def _nearest(points, codes):
     return torch.cat([torch.cdist(chunk, codes).min(1).values for chunk in points.split(1000)])
 
@@ -106,6 +135,7 @@ def test_nb05_vae_prior_draws_fall_in_gaps_far_less_often_than_ae_box_draws(bina
     assert shares["ae_2d"] > 0.5, shares  # "a large share of the map is gaps" (notebook 04)
     assert shares["vae_2d"] < shares["ae_2d"] / 3, shares  # "far less often"
     assert shares == pytest.approx({"ae_2d": 0.74, "vae_2d": 0.19}, abs=0.01)  # the recap's "19% against 74%"
+    assert shares["ae_2d"] == pytest.approx(checks_04.AE_BOX_GAP_SHARE, abs=0.01)  # what prediction 04.6 is graded on
 
 
 def test_nb05_aggregate_posterior_variance_is_near_one_but_not_exactly(binary_test):
@@ -228,7 +258,9 @@ def test_nb06_the_typical_set_of_n0i_in_32_dimensions():
     low, high = lengths.quantile(0.01).item(), lengths.quantile(0.99).item()
     assert 3.5 < low and high < 7.5 and (lengths < 2).float().mean() < 1e-3
     middle = ((a + b) / 2).norm(dim=1)
-    assert (middle / ((lengths + b.norm(dim=1)) / 2)).median().item() == pytest.approx(0.5**0.5, abs=0.02)
+    ratio = (middle / ((lengths + b.norm(dim=1)) / 2)).median().item()
+    assert ratio == pytest.approx(0.5**0.5, abs=0.02)
+    assert ratio == pytest.approx(checks_06.MIDPOINT_RATIO, abs=0.01)  # what prediction 06.5 is graded on
     assert (middle < low).float().mean() > 0.3  # "at the very bottom of the range of typical draws, or below it"
     log_density = torch.distributions.Normal(0.0, 1.0).log_prob
     ends = torch.maximum(log_density(a).sum(1), log_density(b).sum(1))

@@ -1115,3 +1115,23 @@ if libc.syscall(ADD_KEY, b'user', b'course-attack-user', b'answer code', 11, cty
         assert "REPORT []" in feedback, feedback  # it wrote nothing, planted nothing
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_the_grader_reads_a_prediction_a_value_answer_where_the_notebook_computed_it(tmp_path, sandbox_works):
+    """A prediction is a value, not a function: the grader reads it in the submission's sandbox with the value_of
+    probe, after the cell of its check line. `2 / 3` is no literal, so it could not be rebuilt in the probe sandbox;
+    `...` is the exercise notebook's blank."""
+    predictions = {"done": ('my_farthest_machine = " Nature"', "my_gap_share = 2 / 3"),
+                   "blank": ("my_farthest_machine = ...", "my_gap_share = ...")}
+    settings = submission.Settings(cell_timeout=30, limits=LIMITS, seed=1)
+    grades = {}
+    for student, (choice, share) in predictions.items():
+        path = tmp_path / f"{student}.ipynb"
+        path.write_text(notebook("from course_lib.checks import check", f'{choice}\ncheck("01.5", my_farthest_machine)',
+                                 f'{share}\ncheck("04.6", my_gap_share)', "my_gap_share = 0.0  # changed later"))
+        grades[student] = submission.grade_notebook(path, student, ["01.5", "04.6"], settings)
+    done, blank = grades["done"], grades["blank"]
+    assert done.results["04.6"][:2] == ("passed", 1), done.results
+    assert done.results["01.5"][:2] == ("failed", 0) and "measurement supports" in done.results["01.5"][2]
+    assert [blank.results[key][:2] for key in ("01.5", "04.6")] == [("not done yet", 0)] * 2, blank.results
+    assert done.notes == blank.notes == []

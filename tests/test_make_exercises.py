@@ -236,3 +236,18 @@ def test_the_learner_repository_holds_every_tracked_file_but_the_solutions(tmp_p
     with pytest.raises(SystemExit):  # not into a folder that holds files
         main(["--solutions", str(ROOT / "solutions"), "--exercises", str(ROOT / "exercises"),
                              "--learner-repo", str(dest)])
+
+
+def test_a_prediction_becomes_a_blank_value_that_its_check_calls_not_done():
+    source = ('### BEGIN SOLUTION hint: picture the box around the map\nmy_share = 0.7\n### END SOLUTION\n'
+              'check("04.6", my_share)')
+    blank = blank_source(source, key=checked_key(source))
+    assert blank == ('my_share = ...  # picture the box around the map (More help: run hint(\'04.6\') in a cell.)\n'
+                     'check("04.6", my_share)')
+    namespace = {"check": checks.check}
+    with pytest.raises(checks.ExerciseNotPassed, match="not done yet"):
+        exec(blank, namespace)
+    assert namespace["my_share"] is Ellipsis
+    # anything else at the top level, or a value the check line does not name, stays a raise
+    assert blank_source(source.replace("0.7", "f(0.7)"), key="04.6").startswith("raise NotImplementedError(")
+    assert blank_source(source.replace('my_share)', 'other)'), key="04.6").startswith("raise NotImplementedError(")
