@@ -40,9 +40,14 @@ def reparameterize(mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Ge
     return mean + torch.exp(0.5 * logvar) * eps
 
 
+def gaussian_kl_per_unit(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) of each latent unit, in closed form, in nats: (batch, d) -> (batch, d)."""
+    return 0.5 * (logvar.exp() + mean.pow(2) - 1.0 - logvar)
+
+
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, diag(exp(logvar))) || N(0, I)) in closed form, in nats: (batch, d) -> (batch,)."""
-    return 0.5 * (logvar.exp() + mean.pow(2) - 1.0 - logvar).sum(dim=1)
+    return gaussian_kl_per_unit(mean, logvar).sum(dim=1)
 
 
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -230,19 +235,25 @@ class VAE(_LatentImageModel):
     p(x|z) = Bernoulli(decode(z)) per pixel. Same kinds, widths and image shapes as Autoencoder.
 
     beta weights the KL term in the loss (1.0 gives the negative ELBO, for binary images).
+    free_bits: a floor, in nats, on the KL of each latent unit averaged over the batch (Kingma et al. 2016, "Improved
+        Variational Inference with Inverse Autoregressive Flow"): the loss uses sum_d max(free_bits, KL_d), so a
+        unit may carry up to free_bits nats at no cost and the encoder gains nothing by collapsing it onto the
+        prior. 0 (the default) turns it off; the loss is then the beta-weighted negative ELBO.
     """
 
     loss_name = ("binary cross-entropy + beta * KL, nats per image (sum over pixels, mean over images; "
-                 "the negative ELBO for binary pixels and beta = 1)")
+                 "the negative ELBO for binary pixels, beta = 1 and free_bits = 0)")
 
     def __init__(self, kind: str = "conv", latent_dim: int = 2, widths: Sequence[int] | None = None,
-                 image_shape: Sequence[int] = (1, 28, 28), beta: float = 1.0) -> None:
+                 image_shape: Sequence[int] = (1, 28, 28), beta: float = 1.0, free_bits: float = 0.0) -> None:
         super().__init__(kind, latent_dim, widths, image_shape, encoder_outputs=2 * latent_dim)
         self.beta = validate.number(beta, "beta", at_least=0, hint="1.0 gives the ELBO")
+        self.free_bits = validate.number(free_bits, "free_bits", at_least=0,
+                                         hint="nats per latent unit, e.g. 0.5; 0 turns free bits off")
 
     @property
     def config(self) -> dict:
-        return {**super().config, "beta": self.beta}
+        return {**super().config, "beta": self.beta, "free_bits": self.free_bits}
 
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (batch, C, H, W) in [0, 1] -> (mean, logvar) of q(z|x), each (batch, latent_dim)."""
@@ -257,20 +268,26 @@ class VAE(_LatentImageModel):
         """The reconstruction from the mean latent point, decode(encode(x)): (batch, C, H, W) in [0, 1]."""
         return self.decode(self.encode(x))
 
-    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss_terms(self, x: torch.Tensor, beta: float | None = None) -> dict[str, torch.Tensor]:
         """Per-image means over the batch, in nats: reconstruction (BCE summed over pixels, one z sample),
-        kl (closed form) and loss = reconstruction + beta * kl.
+        kl (closed form), and loss = reconstruction + beta * sum_d max(free_bits, KL_d), where KL_d is unit d's KL
+        averaged over the batch (with free_bits = 0 that is reconstruction + beta * kl).
 
-        x: (batch, C, H, W) in [0, 1]; its values are not checked here (train.fit checks the data once)."""
+        x: (batch, C, H, W) in [0, 1]; its values are not checked here (train.fit checks the data once).
+        beta: the KL weight of this call; None uses self.beta (train.fit's kl_warmup passes a rising one)."""
         x = self._images(x, values=False)
         mean, logvar = self.encoder(x).chunk(2, dim=1)
         reconstruction = bernoulli_nll(self.decoder(reparameterize(mean, logvar)), x).mean()
-        kl = gaussian_kl(mean, logvar).mean()
-        return dict(loss=reconstruction + self.beta * kl, reconstruction=reconstruction, kl=kl)
+        kl_per_unit = gaussian_kl_per_unit(mean, logvar).mean(dim=0)
+        kl = kl_per_unit.sum()
+        penalty = kl_per_unit.clamp(min=self.free_bits).sum() if self.free_bits else kl
+        return dict(loss=reconstruction + (self.beta if beta is None else beta) * penalty,
+                    reconstruction=reconstruction, kl=kl)
 
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """Negative ELBO with beta-weighted KL, per image in nats, averaged over the batch (one z per image)."""
-        return self.loss_terms(x)["loss"]
+    def loss(self, x: torch.Tensor, beta: float | None = None) -> torch.Tensor:
+        """Negative ELBO with beta-weighted KL (and the free-bits floor, if set), per image in nats, averaged over
+        the batch (one z per image). beta: as in loss_terms."""
+        return self.loss_terms(x, beta)["loss"]
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -312,3 +329,55 @@ def iwae_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 100, batch_size
         out.append(torch.logsumexp(log_w, dim=1) - math.log(k))
     return torch.cat(out)
 
+
+# ---- the VAE's failure modes: rate, distortion and active units -------------------------------------------------
+
+def _posterior_batches(model: VAE, x: torch.Tensor, batch_size: int):
+    """(x batch, mean, logvar) for consecutive batches of x, on the model's device."""
+    for xb in model._images(x).split(batch_size):
+        yield (xb, *model.encoder(xb).chunk(2, dim=1))
+
+
+@torch.no_grad()
+def rate_distortion(model: VAE, x: torch.Tensor, *, batch_size: int = 1000,
+                    generator: torch.Generator | None = None) -> tuple[float, float]:
+    """(rate, distortion) of a VAE on images x, both in nats per image (means over the images).
+
+    rate = KL(q(z|x) || N(0, I)), in closed form: how much the code tells about x.
+    distortion = -E_q(z|x) log p(x|z), Bernoulli pixels summed over the image, estimated with one z per image.
+    For binary x, distortion + rate is the negative ELBO (one z), whatever beta the model was trained with.
+    x: (n, C, H, W) float in [0, 1]. generator: on the model's device, for repeatable noise.
+    """
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_lib.models.VAE; got a {type(model).__name__}.")
+    batch_size = validate.whole_number(batch_size, "batch_size", hint="e.g. 1000")
+    rate = distortion = 0.0
+    for xb, mean, logvar in _posterior_batches(model, x, batch_size):
+        rate += gaussian_kl(mean, logvar).sum().item()
+        distortion += bernoulli_nll(model.decoder(reparameterize(mean, logvar, generator)), xb).sum().item()
+    return rate / len(x), distortion / len(x)
+
+
+@torch.no_grad()
+def unit_activity(model: VAE, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """The variance over the images x of each latent unit's posterior mean, Cov_x(E_q(u|x)[u]): (latent_dim,).
+
+    A unit whose mean hardly moves with x tells the decoder nothing about x: its q(u|x) is the same for every
+    image, and if the KL term pushed it there, it is the prior (posterior collapse). x: (n, C, H, W) float in [0, 1],
+    n >= 2. The result is on the CPU.
+    """
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a course_lib.models.VAE; got a {type(model).__name__}.")
+    batch_size = validate.whole_number(batch_size, "batch_size", hint="e.g. 1000")
+    if isinstance(x, torch.Tensor) and len(x) < 2:
+        raise ValueError(f"unit_activity needs at least 2 images to measure a variance; got {len(x)}.")
+    means = torch.cat([mean for _, mean, _ in _posterior_batches(model, x, batch_size)])
+    return means.var(dim=0).cpu()
+
+
+def active_units(model: VAE, images: torch.Tensor, threshold: float = 0.01) -> int:
+    """How many latent units are active on `images`: unit u is active if the variance over the images of its
+    posterior mean, Cov_x(E_q(u|x)[u]), exceeds `threshold` (Burda et al. 2016, "Importance Weighted
+    Autoencoders", section 5.2, with threshold 0.01). images: (n, C, H, W) float in [0, 1], n >= 2."""
+    threshold = validate.number(threshold, "threshold", above=0, hint="Burda et al. use 0.01")
+    return int((unit_activity(model, images) > threshold).sum())

@@ -25,7 +25,9 @@ set, else the repository around the package (a clone on PYTHONPATH, or an editab
 in the working folder (a notebook in notebooks/) or notebooks/checkpoints in it or a folder above it (after
 `pip install .`, run from inside the clone).
 
-`python -m course_lib.pretrained faces` trains notebook 06's faces VAE instead (see `faces_main`).
+`python -m course_lib.pretrained faces` trains notebook 06's faces VAE instead (see `faces_main`), and
+`python -m course_lib.pretrained collapse` the small VAEs of notebook 05's section on failure modes (see
+`collapse_main`): their figures and pictures go to collapse.json next to the checkpoints.
 """
 from __future__ import annotations
 
@@ -204,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["faces"]:
         return faces_main(argv[1:])
+    if argv[:1] == ["collapse"]:
+        return collapse_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for the checkpoints and figures.json (default: the repository's "
@@ -245,6 +249,91 @@ def main(argv: list[str] | None = None) -> None:
         (args.out / "figures.json").write_text(json.dumps(figures, indent=1) + "\n")  # after every model
         print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in entry.items()}, flush=True)
     print(f"wrote {args.out} in {figures['seconds']:.0f} s")
+
+
+# ---- notebook 05's failure modes: `python -m course_lib.pretrained collapse` -----------------------------------
+
+# Small MLP VAEs with a 16-D latent, one per setting: a beta sweep, then the collapsing beta with a remedy.
+COLLAPSE_RECIPE = dict(latent_dim=16, widths=(256,), n_train=20_000, epochs=10, batch_size=128, lr=1e-3)
+COLLAPSE_SETTINGS = {  # label -> beta, free_bits (nats per unit), warm-up (share of the training steps)
+    "β=0.25": dict(beta=0.25, free_bits=0.0, warmup=0.0),
+    "β=1": dict(beta=1.0, free_bits=0.0, warmup=0.0),
+    "β=4": dict(beta=4.0, free_bits=0.0, warmup=0.0),
+    "β=16": dict(beta=16.0, free_bits=0.0, warmup=0.0),
+    "β=16, KL warm-up": dict(beta=16.0, free_bits=0.0, warmup=0.5),
+    "β=16, free bits 0.5": dict(beta=16.0, free_bits=0.5, warmup=0.0),
+}
+COLLAPSE_FILE = "collapse.json"
+COLLAPSE_SHOWN = 6  # test images reconstructed, and prior samples drawn, per setting
+
+
+def collapse_sweep(train_images, test_images: torch.Tensor, *, epochs: int = COLLAPSE_RECIPE["epochs"],
+                   settings: dict = COLLAPSE_SETTINGS, progress: bool = False) -> dict:
+    """Train one small MLP VAE (COLLAPSE_RECIPE) per setting through train.fit, on a fresh binary sample of every
+    batch of `train_images` (grey, uint8 or float in [0, 1]), and measure it on `test_images` (binary, float).
+
+    Returns {"recipe", "settings": {label: {beta, free_bits, kl_warmup (steps), rate, distortion (nats per image,
+    test set), activity (per unit, unit_activity), active_units, seconds, reconstructions (of the first
+    COLLAPSE_SHOWN test images), samples (COLLAPSE_SHOWN from N(0, I))}}}; pictures as uint8 0..255 nested lists.
+    """
+    recipe = {**COLLAPSE_RECIPE, "widths": list(COLLAPSE_RECIPE["widths"]), "epochs": epochs,
+              "n_train": len(train_images), "n_test": len(test_images)}
+    steps = epochs * -(-len(train_images) // recipe["batch_size"])
+    out: dict = {"recipe": recipe, "settings": {}}
+    for label, setting in settings.items():
+        config.seed(0)
+        model = models.VAE("mlp", latent_dim=recipe["latent_dim"], widths=COLLAPSE_RECIPE["widths"],
+                           beta=setting["beta"], free_bits=setting["free_bits"])
+        warmup = round(setting["warmup"] * steps)
+        history = train.fit(model, train_images, epochs=epochs, batch_size=recipe["batch_size"], lr=recipe["lr"],
+                            transform=partial(density.binarize, seed=None), kl_warmup=warmup, progress=progress)
+        model.cpu()
+        rate, distortion = models.rate_distortion(model, test_images, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            pictures = {"reconstructions": model(test_images[:COLLAPSE_SHOWN]),
+                        "samples": model.sample(COLLAPSE_SHOWN, generator=torch.Generator().manual_seed(1))}
+        out["settings"][label] = {
+            "beta": setting["beta"], "free_bits": setting["free_bits"], "kl_warmup": warmup,
+            "rate": rate, "distortion": distortion, "activity": models.unit_activity(model, test_images).tolist(),
+            "active_units": models.active_units(model, test_images), "seconds": history.seconds,
+            **{k: (v * 255).round().to(torch.uint8).tolist() for k, v in pictures.items()}}
+    return out
+
+
+def collapse_pictures(entry: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reconstructions, samples) of one setting of collapse_sweep, as float (n, 1, 28, 28) in [0, 1]."""
+    return tuple(torch.tensor(entry[k], dtype=torch.float32) / 255 for k in ("reconstructions", "samples"))
+
+
+def load_collapse(folder: str | Path | None = None) -> dict:
+    """The figures `collapse_main` measured and wrote next to the checkpoints (COLLAPSE_FILE)."""
+    path = Path(folder or checkpoint_folder()) / COLLAPSE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"No {path}: run `python -m course_lib.pretrained collapse` to make it (a few minutes).")
+    return json.loads(path.read_text())
+
+
+def collapse_main(argv: list[str] | None = None) -> Path:
+    """`python -m course_lib.pretrained collapse`: run collapse_sweep with COLLAPSE_RECIPE on the first n_train
+    training images and the full binarised test set, and write COLLAPSE_FILE into --out (default: the repository's
+    checkpoints)."""
+    parser = argparse.ArgumentParser(prog="python -m course_lib.pretrained collapse",
+                                     description="Train notebook 05's small VAEs for its section on failure modes.")
+    parser.add_argument("--out", type=Path, default=REPOSITORY_FOLDER, help="folder for collapse.json")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    sweep = collapse_sweep(load_fashion_mnist("train", n=COLLAPSE_RECIPE["n_train"]), binarised_fashion_mnist("test"),
+                           progress=True)
+    sweep.update(seconds=time.perf_counter() - start, torch=torch.__version__, machine=platform.machine(),
+                 likelihood=LIKELIHOOD)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / COLLAPSE_FILE
+    path.write_text(json.dumps(sweep) + "\n")
+    for label, entry in sweep["settings"].items():
+        print(f"{label:22s} rate {entry['rate']:6.2f}  distortion {entry['distortion']:7.2f}  "
+              f"active units {entry['active_units']:2d}  ({entry['seconds']:.0f} s)")
+    print(f"wrote {path} in {sweep['seconds']:.0f} s")
+    return path
 
 
 # ---- the faces model of notebook 06: `python -m course_lib.pretrained faces` ----------------------------------

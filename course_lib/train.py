@@ -109,6 +109,7 @@ def fit(
     progress: bool = True,
     on_epoch_end: Callable[[int, History], None] | None = None,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    kl_warmup: int = 0,
 ) -> History:
     """Train `model` by minimising `model.loss(x)` with Adam on mini-batches of `train_images`.
 
@@ -120,6 +121,9 @@ def fit(
     on_epoch_end(epoch, history): called after each epoch (epoch counts from 1), e.g. to draw a figure.
     transform(batch): applied to every training batch (float in [0, 1]) before the loss, e.g.
         `partial(density.binarize, seed=None)` for a fresh binary sample each step; test images are used as given.
+    kl_warmup: KL warm-up, for a model with a KL weight `beta` (a VAE): over the first kl_warmup training steps
+        the weight rises linearly from 0 to model.beta (step t, counting from 0, uses model.beta * t / kl_warmup),
+        passed as model.loss(x, beta=...); later steps and every test loss use model.beta. 0: no warm-up.
     Training stops early, keeps what it has and returns the history so far in two cases:
     - Ctrl-C (KeyboardInterrupt): the model keeps the weights reached so far; history.interrupted is True;
     - a loss that is nan or infinite (the run diverged, usually because lr is too large): the model keeps the
@@ -129,8 +133,12 @@ def fit(
     batch_size = validate.whole_number(batch_size, "batch_size", hint="e.g. 128")
     epochs = validate.whole_number(epochs, "epochs", minimum=0)
     lr = validate.number(lr, "lr", above=0, hint="e.g. 1e-3")
+    kl_warmup = validate.whole_number(kl_warmup, "kl_warmup", minimum=0, hint="the number of steps, 0 for none")
     if not callable(getattr(model, "loss", None)):
         raise TypeError(f"model must have a loss(x) method returning a scalar; {type(model).__name__} has none.")
+    if kl_warmup and not hasattr(model, "beta"):
+        raise TypeError(f"kl_warmup={kl_warmup} needs a model with a KL weight `beta` (a VAE) whose loss takes "
+                        f"loss(x, beta=...); {type(model).__name__} has none. Leave kl_warmup=0 for it.")
     train = _images(train_images, "train_images", model)
     test = None if test_images is None else _images(test_images, "test_images", model)
     device = config.get_device(device)
@@ -160,7 +168,10 @@ def fit(
             done = 0
             try:
                 for batch in _batches(train, order, batch_size):
-                    loss = model.loss(batch if transform is None else transform(batch))
+                    batch = batch if transform is None else transform(batch)
+                    step = len(history.step_loss) + done  # training steps taken before this one
+                    loss = (model.loss(batch, beta=model.beta * step / kl_warmup) if step < kl_warmup
+                            else model.loss(batch))
                     if not torch.isfinite(loss):
                         raise _Diverged(f"Training stopped at epoch {epoch} of {epochs}, step {done + 1}: the loss "
                                         f"became {loss.item()}. The model keeps the weights of its last finite "

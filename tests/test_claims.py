@@ -244,6 +244,71 @@ def test_nb05_what_the_k_sweep_shows(figures):
     assert sweep[3000] - sweep[300] == pytest.approx(0.23, abs=0.01)
 
 
+
+# ---- notebook 05, the VAE's failure modes --------------------------------------------------------------------------
+
+RERUN = ("β=1", "β=16", "β=16, free bits 0.5")  # the settings the section's claims compare
+
+
+@pytest.fixture(scope="module")
+def collapse_stored():
+    return pretrained.load_collapse()["settings"]
+
+
+@pytest.fixture(scope="module")
+def collapse_rerun(binary_test):
+    """The section's models and settings trained again at a size a test can afford: half the stored recipe's
+    training images (10 000) for half its epochs (5), on one thread (about 20 s of CPU time), measured on the full
+    binarised test set. The stored figures themselves are checked in test_pretrained.py."""
+    chosen = {label: pretrained.COLLAPSE_SETTINGS[label] for label in RERUN}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # several threads on a loaded 2-core machine cost more than they give
+    try:
+        return pretrained.collapse_sweep(load_fashion_mnist("train", n=10_000), binary_test, epochs=5,
+                                         settings=chosen)["settings"]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_nb05_rate_falls_and_distortion_rises_as_beta_grows(collapse_rerun):
+    """'the rate falls as β grows, and the distortion rises'."""
+    low, high = collapse_rerun["β=1"], collapse_rerun["β=16"]
+    assert high["rate"] < 0.3 * low["rate"]
+    assert high["distortion"] > low["distortion"] + 20
+
+
+def test_nb05_beta_16_leaves_fewer_units_active_than_beta_1(collapse_rerun):
+    """'At β = 0.25 and β = 1 all 16 units are active. At β = 16 only 10 pass the threshold' (fewer, at this size)."""
+    assert collapse_rerun["β=1"]["active_units"] == 16
+    assert collapse_rerun["β=16"]["active_units"] <= 13
+
+
+def test_nb05_free_bits_keep_more_units_active_at_beta_16(collapse_rerun):
+    """'Free bits keep all 16 units active at β = 16, at a rate ... close to the 16 × 0.5 = 8 nats the floor makes
+    free, and with a lower distortion than plain β = 16'."""
+    free, plain = collapse_rerun["β=16, free bits 0.5"], collapse_rerun["β=16"]
+    assert free["active_units"] == 16 > plain["active_units"]
+    assert 6.5 < free["rate"] < 8.5
+    assert free["distortion"] < plain["distortion"] - 10
+
+
+def test_nb05_what_the_failure_mode_section_quotes(collapse_stored):
+    """The stored sweep's numbers the section's prose quotes."""
+    s = collapse_stored
+    betas = ["β=0.25", "β=1", "β=4", "β=16"]
+    rates, distortions = [s[b]["rate"] for b in betas], [s[b]["distortion"] for b in betas]
+    assert rates == sorted(rates, reverse=True) and distortions == sorted(distortions)
+    elbo = {label: entry["rate"] + entry["distortion"] for label, entry in s.items()}
+    assert min(elbo, key=elbo.get) == "β=1"  # 'β = 1 has the smallest' D + R
+    assert [s[label]["active_units"] for label in s] == [16, 16, 10, 10, 11, 16]
+    collapsed = sorted(s["β=16"]["activity"], reverse=True)
+    assert collapsed[1] > 0.8 > 0.5 > collapsed[2]  # 'only two have an activity near 1'
+    assert sum(0.01 < a < 0.03 for a in collapsed) >= 3  # 'several sit just above 0.01'
+    warm, plain = s["β=16, KL warm-up"], s["β=16"]
+    assert warm["rate"] == pytest.approx(plain["rate"], rel=0.15)  # 'much the same rate and distortion'
+    assert warm["distortion"] == pytest.approx(plain["distortion"], rel=0.02)
+    assert round(s["β=16, free bits 0.5"]["rate"], 1) == 7.5
+
 # ---- notebook 06 -------------------------------------------------------------------------------------------------
 
 def test_nb06_the_typical_set_of_n0i_in_32_dimensions():

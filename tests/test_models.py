@@ -46,7 +46,8 @@ def test_default_widths_depend_on_kind():
 
 def test_config_rebuilds_the_same_architecture():
     model = make(VAE, "conv", latent_dim=4, beta=0.5)
-    assert model.config == dict(kind="conv", latent_dim=4, widths=(4, 8), image_shape=(1, 28, 28), beta=0.5)
+    assert model.config == dict(kind="conv", latent_dim=4, widths=(4, 8), image_shape=(1, 28, 28), beta=0.5,
+                                free_bits=0.0)
     twin = VAE(**model.config)
     assert {k: v.shape for k, v in twin.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
 
@@ -278,3 +279,93 @@ def test_iwae_refuses_bad_arguments(trained_vae_and_images, kwargs, name):
         models.iwae_log_likelihood(model, x[:2], **kwargs)
     with pytest.raises(TypeError, match="VAE"):
         models.iwae_log_likelihood(make(Autoencoder), torch.rand(2, 1, 28, 28))
+
+
+# ---- free bits, rate and distortion, active units ---------------------------------------------------------------
+
+def test_free_bits_floors_each_units_batch_averaged_kl():
+    model = make(VAE, "mlp", latent_dim=4, beta=2.0, free_bits=0.3).double()
+    with torch.no_grad():
+        model.encoder.net[-1].weight[:2] *= 30.0  # units 0 and 1: means far from 0, a KL above the floor
+    x = torch.rand(8, 1, 28, 28, dtype=torch.float64)
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    mean, logvar = model.encode_distribution(x)
+    per_unit = (0.5 * (logvar.exp() + mean**2 - 1 - logvar)).mean(dim=0)  # (4,), averaged over the batch
+    assert torch.allclose(terms["kl"], per_unit.sum())  # kl stays the true KL
+    assert torch.allclose(terms["loss"], terms["reconstruction"] + 2.0 * torch.maximum(per_unit, torch.tensor(0.3)).sum())
+    assert (per_unit < 0.3).any() and (per_unit > 0.3).any()  # the floor binds for some units, not all
+
+
+def test_free_bits_removes_the_kl_gradient_of_units_below_the_floor():
+    model = make(VAE, "mlp", latent_dim=3, free_bits=1000.0)  # every unit's KL is far below the floor
+    x = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(0)
+    terms = model.loss_terms(x)
+    assert torch.allclose(terms["loss"] - terms["reconstruction"], torch.tensor(3000.0))
+    mean, logvar = model.encode_distribution(x)
+    penalty = (models.gaussian_kl_per_unit(mean, logvar).mean(0).clamp(min=model.free_bits)).sum()
+    assert torch.autograd.grad(penalty, mean, retain_graph=True)[0].abs().max() == 0
+
+
+def test_the_beta_of_one_call_overrides_the_models():
+    model = make(VAE, "mlp", beta=4.0)
+    x = torch.rand(5, 1, 28, 28)
+    torch.manual_seed(2)
+    terms = model.loss_terms(x, beta=0.5)
+    assert torch.allclose(terms["loss"], terms["reconstruction"] + 0.5 * terms["kl"])
+    torch.manual_seed(2)
+    assert torch.allclose(model.loss(x, beta=0.5), terms["loss"])
+    assert model.beta == 4.0 and VAE(free_bits=0.5).config["free_bits"] == 0.5
+
+
+def test_rate_plus_distortion_is_the_negative_elbo_with_the_same_noise():
+    model = make(VAE, "mlp", latent_dim=3).double()
+    x = (torch.rand(10, 1, 28, 28) < 0.3).double()
+    rate, distortion = models.rate_distortion(model, x, batch_size=4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        mean, logvar = model.encode_distribution(x)
+        assert rate == pytest.approx(gaussian_kl(mean, logvar).mean().item(), rel=1e-9)
+        g = torch.Generator().manual_seed(0)  # the same noise, batch by batch
+        z = torch.cat([reparameterize(m, lv, g) for m, lv in zip(mean.split(4), logvar.split(4))])
+        nll = models.bernoulli_nll(model.decode_logits(z), x).mean().item()
+    assert distortion == pytest.approx(nll, rel=1e-9)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        one_z = model.loss(x).item()  # another z: the same up to noise
+    assert rate + distortion == pytest.approx(one_z, rel=0.02)
+
+
+def test_active_units_count_the_units_whose_posterior_mean_varies():
+    model = make(VAE, "mlp", latent_dim=5)
+    with torch.no_grad():  # units 0 and 3: a mean that ignores x (the last layer's first 5 outputs are the means)
+        last = model.encoder.net[-1]
+        last.weight[[0, 3]] = 0.0
+        last.bias[[0, 3]] = 0.7
+        last.weight[1] *= 0.01  # unit 1: moves, but too little to count
+        last.weight[[2, 4]] *= 50.0  # units 2 and 4: move a lot
+    x = torch.rand(200, 1, 28, 28)
+    activity = models.unit_activity(model, x, batch_size=64)
+    with torch.no_grad():
+        assert torch.allclose(activity, model.encode(x).var(dim=0))
+    assert activity.shape == (5,) and activity[[0, 3]].max() == 0 and 0 < activity[1] < 0.01
+    assert models.active_units(model, x) == 2
+    assert models.active_units(model, x, threshold=activity[1].item() / 2) == 3
+    assert models.active_units(model, x, threshold=1e6) == 0
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda m, x: models.active_units(m, x, threshold=0), ValueError, "threshold=0"),
+    (lambda m, x: models.active_units(m, x, threshold=-0.01), ValueError, "threshold"),
+    (lambda m, x: models.active_units(m, x[:1]), ValueError, "at least 2 images"),
+    (lambda m, x: models.unit_activity(m, x, batch_size=0), ValueError, "batch_size"),
+    (lambda m, x: models.rate_distortion(m, x, batch_size=1.5), ValueError, "batch_size"),
+    (lambda m, x: models.rate_distortion(m, x * 2), ValueError, "\\[0, 1\\]"),
+    (lambda m, x: models.active_units(make(Autoencoder, "mlp"), x), TypeError, "VAE"),
+    (lambda m, x: models.rate_distortion(make(Autoencoder, "mlp"), x), TypeError, "VAE"),
+    (lambda m, x: VAE(free_bits=-0.5), ValueError, "free_bits=-0.5"),
+    (lambda m, x: VAE(free_bits=float("inf")), ValueError, "free_bits"),
+])
+def test_the_failure_mode_measures_refuse_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call(make(VAE, "mlp"), torch.rand(4, 1, 28, 28))

@@ -159,3 +159,28 @@ print(json.dumps(out))
     outside = found.pop(str(tmp_path))
     assert all(where == str(CHECKPOINTS) for where in found.values()), found
     assert "were not found" in outside and "COURSE_CHECKPOINTS" in outside and "notebooks/checkpoints" in outside
+
+
+def test_the_stored_collapse_sweep_is_consistent():
+    """collapse.json: the recipe and settings of pretrained, counts that match the stored activities, pictures in
+    range, and rate and distortion that are nats per image of sensible size."""
+    sweep = pretrained.load_collapse(CHECKPOINTS)
+    recipe = sweep["recipe"]
+    assert recipe == {**pretrained.COLLAPSE_RECIPE, "widths": list(pretrained.COLLAPSE_RECIPE["widths"]), "n_test": 10_000}
+    steps = recipe["epochs"] * -(-recipe["n_train"] // recipe["batch_size"])
+    assert list(sweep["settings"]) == list(pretrained.COLLAPSE_SETTINGS)
+    for label, entry in sweep["settings"].items():
+        setting = pretrained.COLLAPSE_SETTINGS[label]
+        assert (entry["beta"], entry["free_bits"]) == (setting["beta"], setting["free_bits"])
+        assert entry["kl_warmup"] == round(setting["warmup"] * steps)
+        assert len(entry["activity"]) == recipe["latent_dim"]
+        assert entry["active_units"] == sum(a > 0.01 for a in entry["activity"])
+        assert 0 < entry["rate"] < 100 and 150 < entry["distortion"] < 400
+        for pictures in pretrained.collapse_pictures(entry):
+            assert pictures.shape == (pretrained.COLLAPSE_SHOWN, 1, 28, 28)
+            assert 0 <= pictures.min() and pictures.max() <= 1
+
+
+def test_a_missing_collapse_file_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m course_lib.pretrained collapse"):
+        pretrained.load_collapse(tmp_path)

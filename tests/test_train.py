@@ -298,3 +298,41 @@ def test_transform_changes_every_training_batch_and_no_test_batch():
     assert len(seen) == 4 and all(b.shape == (20, 1, 28, 28) and b.dtype == torch.float32 for b in seen)
     assert len(history.test_loss) == 2
     assert not torch.equal(seen[0], seen[2])  # the second epoch shuffles the images anew
+
+
+class BetaRecorder(VAE):
+    """A VAE that records the KL weight every loss call used (None: the model's own beta)."""
+
+    def loss(self, x, beta=None):
+        self.used.append(beta)
+        return super().loss(x, beta)
+
+
+def test_kl_warmup_raises_beta_linearly_from_zero_over_the_first_steps():
+    model = small(BetaRecorder, "mlp", beta=2.0)
+    model.used = []
+    history = train.fit(model, TRAIN, TEST[:10], epochs=3, batch_size=50, kl_warmup=6, device="cpu", progress=False)
+    training = [b for b in model.used if b is not None]
+    assert training == pytest.approx([0.0, 2 / 6, 4 / 6, 1.0, 8 / 6, 10 / 6])  # across the epoch boundary
+    assert model.used[:4] == pytest.approx([0.0, 2 / 6, 4 / 6, 1.0])  # epoch 1: 4 steps, all warming up
+    assert model.used[4] is None  # its test loss uses the model's beta
+    assert len(model.used) == 3 * 4 + 3 and model.beta == 2.0
+    assert history.test_loss[-1] == pytest.approx(train.evaluate(model, TEST[:10], device="cpu"), rel=0.05)
+
+
+def test_without_warmup_every_step_uses_the_models_beta():
+    model = small(BetaRecorder, "mlp")
+    model.used = []
+    train.fit(model, TRAIN, epochs=1, batch_size=50, device="cpu", progress=False)
+    assert model.used == [None] * 4
+
+
+@pytest.mark.parametrize("model, kl_warmup, error, message", [
+    (lambda: small(VAE), -1, ValueError, "kl_warmup=-1 must be a whole number, at least 0"),
+    (lambda: small(VAE), 2.5, ValueError, "kl_warmup=2.5"),
+    (lambda: small(VAE), True, ValueError, "kl_warmup=True"),
+    (lambda: small(Autoencoder), 10, TypeError, "kl_warmup=10 needs a model with a KL weight"),
+])
+def test_fit_refuses_a_bad_warmup(model, kl_warmup, error, message):
+    with pytest.raises(error, match=message):
+        train.fit(model(), TRAIN, epochs=1, kl_warmup=kl_warmup, device="cpu", progress=False)
