@@ -309,7 +309,8 @@ def _em_step(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, varian
 def _em_case(rng: torch.Generator, k: int, n: int, separation: float = 0.0) -> tuple[torch.Tensor, ...]:
     """n points from a random mixture of k Gaussians whose centres lie at least `separation` apart, and a random
     starting point of EM for it (float64)."""
-    centres = torch.randn(k, generator=rng, dtype=torch.float64) * (1 if separation else 4) + separation * torch.arange(k)
+    spread = 1.0 if separation else 4.0
+    centres = torch.randn(k, generator=rng, dtype=torch.float64) * spread + separation * torch.arange(k)
     spreads = 0.5 + torch.rand(k, generator=rng, dtype=torch.float64)
     labels = torch.randint(0, k, (n,), generator=rng)
     x = centres[labels] + spreads[labels] * torch.randn(n, generator=rng, dtype=torch.float64)
@@ -335,8 +336,8 @@ def _em_hint(got: tuple, x: torch.Tensor, start: tuple[torch.Tensor, ...]) -> st
     total = float(torch.as_tensor(got[0], dtype=torch.float64).sum())
     if not math.isclose(total, 1.0, rel_tol=1e-4):
         return f"The new weights sum to {total:.4g}: they are probabilities, so they must sum to 1."
-    return "E step: responsibilities by Bayes' rule. M step: maximise Σ_i Σ_k r_ik [log w_k + log N(x_i | μ_k, σ²_k)] " \
-           "over w (summing to 1), then μ_k, then σ²_k."
+    return ("E step: responsibilities by Bayes' rule. M step: maximise Σ_i Σ_k r_ik [log w_k + log N(x_i | μ_k, "
+            "σ²_k)] over w (summing to 1), then μ_k, then σ²_k.")
 
 
 def _em_call(answer: Answer, x: torch.Tensor, start: tuple[torch.Tensor, ...], what: str) -> tuple[tuple, str]:

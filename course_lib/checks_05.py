@@ -248,8 +248,8 @@ def _gap_mistakes(log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz: torch.Te
                                   "the gap weighs log q − log p(z|x) by q."),
             (kl(log_q, joint), "log p(x|z) + log p(z) is the joint log p(x, z), not yet the posterior: Bayes' rule "
                                "divides by p(x) = Σ_z p(x|z) p(z), so each row of the posterior sums to 1."),
-            (kl(log_q, torch.log_softmax(log_px_z.double(), dim=1)), "The prior is missing: Bayes' rule multiplies "
-                                                                     "the likelihood p(x|z) by p(z) before normalising."),
+            (kl(log_q, torch.log_softmax(log_px_z.double(), dim=1)),
+             "The prior is missing: Bayes' rule multiplies the likelihood p(x|z) by p(z) before normalising."),
             (-_gap_identity(log_px_z, log_pz, log_qz), "The sign: the ELBO is a lower bound, so the gap log p(x) − "
                                                        "ELBO is never negative."),
             ((log_q.exp() * (joint - log_q)).sum(1), "That is the ELBO itself; the gap is what separates it from "

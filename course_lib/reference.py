@@ -112,6 +112,12 @@ def neighbour_correlation(images: torch.Tensor) -> torch.Tensor:
     return (a * b).mean(0) / (a.pow(2).mean(0).sqrt() * b.pow(2).mean(0).sqrt())
 
 
+def share_seen(samples: torch.Tensor, data: torch.Tensor) -> float:
+    """The share of `samples` (m, ...) equal in every value to some image of `data` (n, ...)."""
+    seen = {tuple(row) for row in data.flatten(1).tolist()}
+    return sum(tuple(row) in seen for row in samples.flatten(1).tolist()) / len(samples)
+
+
 def em_step(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
             variances: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One EM step for a mixture of K 1-D Gaussians: x (n,), weights, means, variances (K,) -> the new three (K,)."""
@@ -120,12 +126,6 @@ def em_step(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
     counts = resp.sum(0)
     new_means = resp.T @ x / counts
     return counts / len(x), new_means, (resp * (x[:, None] - new_means) ** 2).sum(0) / counts
-
-
-def share_seen(samples: torch.Tensor, data: torch.Tensor) -> float:
-    """The share of `samples` (m, ...) equal in every value to some image of `data` (n, ...)."""
-    seen = {tuple(row) for row in data.flatten(1).tolist()}
-    return sum(tuple(row) in seen for row in samples.flatten(1).tolist()) / len(samples)
 
 
 # ---- 03 representation learning ----------------------------------------------------------------------------------

@@ -439,7 +439,7 @@ VERDICTS = {
         lambda s, d: len({tuple(r) for r in s.flatten(1).tolist()} & {tuple(r) for r in d.flatten(1).tolist()})
         / len(s),                                                                           # distinct samples only
     ]),
-    "02.9": ([_em_numpy, lambda x, w, m, v: tuple(t.float() for t in _em_flags(x.float(), w.float(), m.float(), v.float()))], [
+    "02.9": ([_em_numpy, lambda *args: tuple(t.float() for t in _em_flags(*(a.float() for a in args)))], [  # float32
         lambda x, w, m, v: _em_flags(x, w, m, v, normalise=False),                          # r not normalised
         lambda x, w, m, v: _em_flags(x, w, m, v, old_means=True),                           # old means in σ²
         lambda x, w, m, v: _em_flags(x, w, m, v, divide_by_n=False),                        # weights are N_k
