@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from course_lib.checks import Answer, AnswerRaised, CheckFailure, as_number, exercise, expect_close, short
+from course_lib.checks import Answer, AnswerRaised, CheckFailure, as_number, exercise, expect_close, part, short
 
 
 @exercise("02.1", "The Gaussian log-likelihood", answer="gaussian_log_likelihood", points=1,
@@ -280,3 +280,127 @@ def _check_share_seen(answer: Answer, rng: torch.Generator) -> None:
         if value is not None and value == sum(hits) and sum(hits) > 1:
             hint = "Divide the count by the number of samples: a share, not a count."
         expect_close(got, expected, tried=tried, rtol=1e-6, atol=1e-6, hint=hint)
+
+
+# ---- a derivation: one EM step for a mixture of 1-D Gaussians ---------------------------------------------------
+
+def _mixture_log_likelihood(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
+                            variances: torch.Tensor) -> float:
+    """Σ_i log Σ_k w_k N(x_i | μ_k, σ²_k), float64."""
+    x, w, m, v = (torch.as_tensor(t, dtype=torch.float64) for t in (x, weights, means, variances))
+    log_joint = w.log() - 0.5 * (torch.log(2 * math.pi * v) + (x[:, None] - m) ** 2 / v)
+    return torch.logsumexp(log_joint, dim=1).sum().item()
+
+
+def _em_step(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, variances: torch.Tensor,
+             normalise: bool = True, old_means: bool = False, divide_by_n: bool = True) -> tuple[torch.Tensor, ...]:
+    """One EM step (float64); the flags make the plausible mistakes: responsibilities not normalised, variances
+    around the old means, weights left as the responsibilities' sums."""
+    x, w, m, v = (t.double() for t in (x, weights, means, variances))
+    log_joint = w.log() - 0.5 * (torch.log(2 * math.pi * v) + (x[:, None] - m) ** 2 / v)
+    resp = torch.softmax(log_joint, dim=1) if normalise else log_joint.exp()
+    counts = resp.sum(0)
+    new_means = resp.T @ x / counts
+    centre = m if old_means else new_means
+    new_variances = (resp * (x[:, None] - centre) ** 2).sum(0) / counts
+    return counts / len(x) if divide_by_n else counts, new_means, new_variances
+
+
+def _em_case(rng: torch.Generator, k: int, n: int, separation: float = 0.0) -> tuple[torch.Tensor, ...]:
+    """n points from a random mixture of k Gaussians whose centres lie at least `separation` apart, and a random
+    starting point of EM for it (float64)."""
+    spread = 1.0 if separation else 4.0
+    centres = torch.randn(k, generator=rng, dtype=torch.float64) * spread + separation * torch.arange(k)
+    spreads = 0.5 + torch.rand(k, generator=rng, dtype=torch.float64)
+    labels = torch.randint(0, k, (n,), generator=rng)
+    x = centres[labels] + spreads[labels] * torch.randn(n, generator=rng, dtype=torch.float64)
+    weights = torch.softmax(torch.randn(k, generator=rng, dtype=torch.float64) * 0.5, dim=0)
+    means = x[torch.randperm(n, generator=rng)[:k]] + 0.3 * torch.randn(k, generator=rng, dtype=torch.float64)
+    variances = x.var() * (0.5 + torch.rand(k, generator=rng, dtype=torch.float64))
+    return x, weights, means, variances
+
+
+def _em_hint(got: tuple, x: torch.Tensor, start: tuple[torch.Tensor, ...]) -> str:
+    """What went wrong, from the returned triple, by comparison with the plausible mistakes."""
+    mistakes = [(dict(normalise=False), "The responsibilities are not normalised: r_ik = w_k N(x_i | μ_k, σ²_k) / "
+                 "Σ_k' w_k' N(x_i | μ_k', σ²_k'), so each point's responsibilities sum to 1 (Bayes' rule)."),
+                (dict(old_means=True), "The variances are spread around the old means: maximising over σ²_k with "
+                 "μ_k already at its new value gives the squared deviations from the NEW mean."),
+                (dict(divide_by_n=False), "The weights are the responsibilities' sums N_k; maximising Σ_k N_k log "
+                 "w_k under the constraint Σ_k w_k = 1 (a Lagrange multiplier) gives N_k / n.")]
+    for flags, hint in mistakes:
+        wrong = _em_step(x, *start, **flags)
+        if all(torch.allclose(torch.as_tensor(g, dtype=torch.float64), w, rtol=1e-4, atol=1e-6)
+               for g, w in zip(got, wrong)):
+            return hint
+    total = float(torch.as_tensor(got[0], dtype=torch.float64).sum())
+    if not math.isclose(total, 1.0, rel_tol=1e-4):
+        return f"The new weights sum to {total:.4g}: they are probabilities, so they must sum to 1."
+    return ("E step: responsibilities by Bayes' rule. M step: maximise Σ_i Σ_k r_ik [log w_k + log N(x_i | μ_k, "
+            "σ²_k)] over w (summing to 1), then μ_k, then σ²_k.")
+
+
+def _em_call(answer: Answer, x: torch.Tensor, start: tuple[torch.Tensor, ...], what: str) -> tuple[tuple, str]:
+    weights, means, variances = start
+    tried = (f"em_step(x of shape {tuple(x.shape)}, weights={short(weights)}, means={short(means)}, "
+             f"variances={short(variances)}), {what}")
+    got = answer(x, weights, means, variances, tried=tried)
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        raise CheckFailure(tried, "a triple (weights, means, variances)", got)
+    for name, value in zip(("weights", "means", "variances"), got):
+        try:
+            shape = tuple(torch.as_tensor(value).shape)
+        except (TypeError, ValueError, RuntimeError):
+            raise CheckFailure(tried, f"{name} as a tensor of shape ({len(weights)},)", value) from None
+        if shape != (len(weights),):
+            raise CheckFailure(tried, f"{name} of shape ({len(weights)},)", f"shape {shape}",
+                               "One weight, one mean and one variance per component.")
+    return tuple(got), tried
+
+
+def _expect_em(got: tuple, expected: tuple[torch.Tensor, ...], x: torch.Tensor, start: tuple[torch.Tensor, ...],
+               tried: str) -> None:
+    hint = _em_hint(got, x, start)
+    for name, g, e in zip(("weights", "means", "variances"), got, expected):
+        expect_close(g, e, tried=f"{tried} -> {name}", rtol=1e-4, atol=1e-6, hint=hint)
+
+
+@exercise("02.9", "One EM step for a mixture of Gaussians, derived", answer="em_step", points=3,
+          hint="E step: the responsibility r_ik is the posterior probability of component k given x_i, by Bayes' rule. "
+               "M step: maximise the expected complete-data log-likelihood Σ_i Σ_k r_ik [log w_k + log N(x_i | μ_k, "
+               "σ²_k)]: set its derivative in μ_k, then in σ²_k, to zero, and maximise over the weights with the "
+               "constraint that they sum to 1 (a Lagrange multiplier).",
+          more="Work with log-densities and normalise each point's responsibilities with torch.softmax (or "
+               "logsumexp) over the component axis; the M step is then responsibility-weighted averages: a matrix "
+               "product or a .sum over the data axis, divided by each component's total responsibility.")
+def _check_em_step(answer: Answer, rng: torch.Generator) -> None:
+    with part("one step from random starting points", weight=2):
+        for k in (2, int(torch.randint(3, 6, (), generator=rng))):
+            x, *start = _em_case(rng, k, int(torch.randint(40, 120, (), generator=rng)))
+            got, tried = _em_call(answer, x, tuple(start), f"K = {k}")
+            _expect_em(got, _em_step(x, *start), x, tuple(start), tried)
+    with part("the log-likelihood never falls over a step", weight=1):
+        for _ in range(3):
+            x, *start = _em_case(rng, int(torch.randint(2, 5, (), generator=rng)), 60)
+            got, tried = _em_call(answer, x, tuple(start), "a random start")
+            new = [torch.as_tensor(value, dtype=torch.float64) for value in got]
+            if math.isclose(float(new[0].sum()), 1.0, rel_tol=1e-6) and bool((new[0] > 0).all() & (new[2] > 0).all()):
+                before, after = _mixture_log_likelihood(x, *start), _mixture_log_likelihood(x, *new)
+                if not after >= before - 1e-9 * abs(before):
+                    raise CheckFailure(tried, f"a log-likelihood Σ log p(x_i) of at least {before:.4f} (the start's) "
+                                       "after the step", f"{after:.4f}", "EM never lowers the likelihood: "
+                                       + _em_hint(got, x, tuple(start)))
+            _expect_em(got, _em_step(x, *start), x, tuple(start), tried)
+    with part("K = 1 jumps to the maximum-likelihood Gaussian; a fixed point stays put", weight=1):
+        x, weights, means, variances = _em_case(rng, 1, int(torch.randint(20, 60, (), generator=rng)))
+        got, tried = _em_call(answer, x, (weights, means, variances), "one component")
+        _expect_em(got, (torch.ones(1, dtype=torch.float64), x.mean()[None], x.var(correction=0)[None]), x,
+                   (weights, means, variances), tried)
+        x, *start = _em_case(rng, 2, 200, separation=6.0)
+        fixed = tuple(start)
+        for _ in range(2000):  # run EM until a step moves no parameter by more than 1e-9
+            fixed, previous = _em_step(x, *fixed), fixed
+            if max(float((a - b).abs().max()) for a, b in zip(fixed, previous)) < 1e-9:
+                break
+        got, tried = _em_call(answer, x, fixed, "parameters EM has converged to")
+        _expect_em(got, _em_step(x, *fixed), x, fixed, tried)

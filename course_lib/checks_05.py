@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import torch
 
-from course_lib.checks import Answer, CheckFailure, as_number, exercise, expect_close, short
+from course_lib.checks import Answer, CheckFailure, as_number, exercise, expect_close, part, short
 
 
 def _gaussian_cases(rng: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -43,17 +43,115 @@ def _check_reparameterize(answer: Answer, rng: torch.Generator) -> None:
                                "operations (no .detach(), .item() or torch.no_grad()).")
 
 
-@exercise("05.2", "The KL divergence from q(z|x) to N(0, I), in closed form", answer="gaussian_kl", points=2,
-          hint="For each latent dimension the KL is ½ (σ² + μ² − 1 − log σ²), with σ² = exp(log σ²); add up the "
-               "dimensions of each row: one number per row.",
-          more="the tensor methods .exp() and .sum over the latent axis, and ** for the square.")
+def _kl_diagonal(mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tensor,
+                 logvar_p: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean_q, diag e^logvar_q) ‖ N(mean_p, diag e^logvar_p)) per row, all (n, d) -> (n,), in float64."""
+    mq, lq, mp, lp = (t.double() for t in (mean_q, logvar_q, mean_p, logvar_p))
+    return 0.5 * (lp - lq + (lq.exp() + (mq - mp) ** 2) / lp.exp() - 1).sum(-1)
+
+
+def _kl_monte_carlo(mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tensor, logvar_p: torch.Tensor,
+                    samples: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The definition E_q[log q(z) − log p(z)] estimated from `samples` draws of z ~ q per row: (estimate, standard
+    error), both (n,), float64."""
+    mq, lq, mp, lp = (t.double() for t in (mean_q, logvar_q, mean_p, logvar_p))
+    z = mq + (0.5 * lq).exp() * torch.randn(samples, *mq.shape, generator=rng, dtype=torch.float64)
+    q = torch.distributions.Normal(mq, (0.5 * lq).exp())
+    p = torch.distributions.Normal(mp, (0.5 * lp).exp())
+    terms = (q.log_prob(z) - p.log_prob(z)).sum(-1)  # (samples, n)
+    return terms.mean(0), terms.std(0) / math.sqrt(samples)
+
+
+def _kl_mistakes(mq: torch.Tensor, lq: torch.Tensor, mp: torch.Tensor, lp: torch.Tensor) -> list[tuple[torch.Tensor,
+                                                                                                          str]]:
+    """What the plausible wrong derivations return on these inputs, each with what went wrong."""
+    mq, lq, mp, lp = (t.double() for t in (mq, lq, mp, lp))
+    right = _kl_diagonal(mq, lq, mp, lp)
+    return [
+        (_kl_diagonal(mp, lp, mq, lq), "That is KL(p ‖ q), the divergence the other way round: the definition "
+         "averages log q − log p over draws from q, so q's variance is the one divided by p's."),
+        (0.5 * (lp - lq + (lq + (mq - mp) ** 2) / lp - 1).sum(-1), "logvar is log σ², not σ²: the variances are "
+         "exp(logvar), while log σ² itself appears as it is."),
+        (2 * right, "Twice the KL: every term of a Gaussian's log-density carries a factor ½."),
+        (0.5 * (lp - lq + (mq - mp) ** 2 / lp.exp() - 1).sum(-1), "The term σ_q² / σ_p² (the trace term, "
+         "E_q[(z − μ_q)²] / σ_p²) is missing: the square (z − μ_p)² under q has a variance part as well as a "
+         "mean part."),
+        (0.5 * (lp - lq + (lq.exp() + (mq - mp) ** 2) / lp.exp()).sum(-1), "The −1 per dimension is missing: it "
+         "is E_q[(z − μ_q)² / σ_q²], from log q."),
+        (right / mq.shape[-1], "That is the mean over the latent dimensions; the KL of independent dimensions is "
+         "their sum."),
+    ]
+
+
+def _kl_hint(got: Any, mistakes: list[tuple[torch.Tensor, str]], default: str) -> str:
+    """The hint of the first mistake whose value `got` matches, else `default` (NaN gets its own)."""
+    try:
+        got_t = torch.as_tensor(got, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return default
+    if got_t.isnan().any():
+        return "NaN: a logarithm of a negative number? logvar can be negative; the variance is exp(logvar), and " \
+               "log σ² is logvar itself."
+    for value, hint in mistakes:
+        if got_t.shape == value.shape and torch.allclose(got_t, value, rtol=1e-4, atol=1e-5):
+            return hint
+    return default
+
+
+def _kl_call(answer: Answer, mq: torch.Tensor, lq: torch.Tensor, mp: torch.Tensor, lp: torch.Tensor,
+             what: str) -> tuple[Any, str]:
+    tried = (f"gaussian_kl(mean_q, logvar_q, mean_p, logvar_p), {what}, shape {tuple(mq.shape)}: "
+             f"mean_q={short(mq)}, logvar_q={short(lq)}, mean_p={short(mp)}, logvar_p={short(lp)}")
+    return answer(mq, lq, mp, lp, tried=tried), tried
+
+
+KL_SAMPLES = 100_000  # Monte Carlo draws per row in 05.2's check
+
+
+@exercise("05.2", "The KL divergence between two diagonal Gaussians, derived", answer="gaussian_kl", points=3,
+          hint="Start from KL(q ‖ p) = E_q[log q(z) − log p(z)]. Write out both Gaussian log-densities for one "
+               "dimension; the expectation under q needs only E_q[z − μ_q] = 0 and E_q[(z − μ_q)²] = σ_q², after "
+               "writing z − μ_p as (z − μ_q) + (μ_q − μ_p). Dimensions are independent: their KLs add up. One "
+               "number per row.",
+          more="Check your formula on paper: it must give 0 when q = p, and ½ (σ² + μ² − 1 − log σ²) per "
+               "dimension when p = N(0, 1). In code: .exp() for the variances, ** 2, and .sum over the last axis.")
 def _check_gaussian_kl(answer: Answer, rng: torch.Generator) -> None:
-    for mean, logvar in _gaussian_cases(rng):
-        tried = f"gaussian_kl(mean={short(mean)}, logvar={short(logvar)})"
-        got = answer(mean, logvar, tried=tried)
-        expected = 0.5 * (logvar.exp() + mean.pow(2) - 1 - logvar).sum(dim=1)
-        expect_close(got, expected, tried=tried, hint="One KL per image: sum over the latent dimensions "
-                     "(dim=1), not over the batch; the KL of N(0, I) from itself is 0.")
+    def draw(n: int, d: int, scale: float = 1.0) -> torch.Tensor:
+        return torch.randn(n, d, generator=rng) * scale
+
+    def shape() -> tuple[int, int]:
+        return int(torch.randint(2, 6, (), generator=rng)), int(torch.randint(2, 9, (), generator=rng))
+
+    with part("closed form, random q and p", weight=2):
+        for _ in range(3):
+            n, d = shape()
+            mq, lq, mp, lp = draw(n, d, 2), draw(n, d), draw(n, d, 2), draw(n, d)
+            got, tried = _kl_call(answer, mq, lq, mp, lp, "random q and p")
+            expected = _kl_diagonal(mq, lq, mp, lp)
+            expect_close(got, expected, tried=tried, rtol=1e-4, atol=1e-5, hint=_kl_hint(
+                got, _kl_mistakes(mq, lq, mp, lp), "Compare your formula with E_q[log q − log p], one dimension "
+                "at a time, then add up the dimensions of each row."))
+    with part("against a Monte Carlo estimate of E_q[log q − log p]", weight=1):
+        n, d = 3, int(torch.randint(2, 5, (), generator=rng))
+        mq, mp = draw(n, d), draw(n, d)
+        lq = -2 + torch.rand(n, d, generator=rng)  # q narrower than p: the KL is far from its reverse
+        lp = torch.rand(n, d, generator=rng)
+        got, tried = _kl_call(answer, mq, lq, mp, lp, f"with {KL_SAMPLES:,} draws z ~ q averaging log q(z) − log p(z)")
+        estimate, error = _kl_monte_carlo(mq, lq, mp, lp, KL_SAMPLES, rng)
+        # 5 standard errors: an honest closed form lands outside with probability about 6e-7 per row
+        expect_close(got, estimate, tried=tried, rtol=0, atol=float(5 * error.max()), hint=_kl_hint(
+            got, _kl_mistakes(mq, lq, mp, lp), f"Within 5 Monte Carlo standard errors ({5 * error.max():.3g} nats) "
+            "of the estimate, your value should be: it is not, so the formula does not match the definition."))
+    with part("p = N(0, I), the VAE's prior, and p = q", weight=1):
+        n, d = shape()
+        mq, lq = draw(n, d, 2), draw(n, d)
+        zeros = torch.zeros(n, d)
+        got, tried = _kl_call(answer, mq, lq, zeros, zeros, "p = N(0, I)")
+        expect_close(got, 0.5 * (lq.exp() + mq ** 2 - 1 - lq).sum(-1), tried=tried, hint=_kl_hint(
+            got, _kl_mistakes(mq, lq, zeros, zeros), "With p = N(0, I) each dimension gives ½ (σ² + μ² − 1 − log σ²)."))
+        got, tried = _kl_call(answer, mq, lq, mq.clone(), lq.clone(), "p = q")
+        expect_close(got, torch.zeros(n), tried=tried, atol=1e-5,
+                     hint="A distribution's KL divergence from itself is 0: every term should cancel when q = p.")
 
 
 @exercise("05.3", "The ELBO of each image", answer="elbo", points=2,
@@ -129,3 +227,88 @@ def _check_classifier_score(answer: Answer, rng: torch.Generator) -> None:
         elif value is not None and math.isclose(value, math.log(expected), rel_tol=1e-4, abs_tol=1e-6):
             hint = "That is the mean KL; the score is its exponential."
         expect_close(got, expected, tried=tried, rtol=1e-4, atol=1e-5, hint=hint)
+
+
+# ---- the gap identity: log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)), on a model with K latent states -------------------
+
+def _gap_identity(log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz: torch.Tensor) -> torch.Tensor:
+    """log p(x) − ELBO(q) per row, from the definitions (not from the KL): (n, K), (K,), (n, K) -> (n,), float64."""
+    joint = log_px_z.double() + log_pz.double()
+    q = log_qz.double().exp()
+    return torch.logsumexp(joint, dim=1) - (q * (joint - log_qz.double())).sum(1)
+
+
+def _gap_mistakes(log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz: torch.Tensor) -> list[tuple[torch.Tensor,
+                                                                                                        str]]:
+    """What the plausible wrong derivations return, each with what went wrong."""
+    joint, log_q = log_px_z.double() + log_pz.double(), log_qz.double()
+    log_post = torch.log_softmax(joint, dim=1)
+    kl = lambda a, b: (a.exp() * (a - b)).sum(1)  # KL between two rows of log-probabilities
+    return [(kl(log_post, log_q), "That is KL(p(z|x) ‖ q), the reverse divergence: the ELBO averages over q, so "
+                                  "the gap weighs log q − log p(z|x) by q."),
+            (kl(log_q, joint), "log p(x|z) + log p(z) is the joint log p(x, z), not yet the posterior: Bayes' rule "
+                               "divides by p(x) = Σ_z p(x|z) p(z), so each row of the posterior sums to 1."),
+            (kl(log_q, torch.log_softmax(log_px_z.double(), dim=1)),
+             "The prior is missing: Bayes' rule multiplies the likelihood p(x|z) by p(z) before normalising."),
+            (-_gap_identity(log_px_z, log_pz, log_qz), "The sign: the ELBO is a lower bound, so the gap log p(x) − "
+                                                       "ELBO is never negative."),
+            ((log_q.exp() * (joint - log_q)).sum(1), "That is the ELBO itself; the gap is what separates it from "
+                                                     "log p(x), a divergence between q and the posterior.")]
+
+
+def _gap_call(answer: Answer, log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz: torch.Tensor,
+              what: str) -> tuple[Any, str]:
+    tried = (f"elbo_gap(log_px_z, log_pz, log_qz), {what}: n={log_px_z.shape[0]} rows, K={log_px_z.shape[1]} "
+             f"states, log p(x|z) around {log_px_z.mean().item():.0f}, log_pz={short(log_pz)}")
+    return answer(log_px_z, log_pz, log_qz, tried=tried), tried
+
+
+def _expect_gap(got: Any, expected: torch.Tensor, mistakes: list[tuple[torch.Tensor, str]], tried: str) -> None:
+    hint = "Compute the posterior p(z|x) by Bayes' rule (in log space), then KL(q ‖ p(z|x)) = Σ_z q (log q − log " \
+           "p(z|x)) for each row."
+    try:
+        got_t = torch.as_tensor(got, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        got_t = None
+    if got_t is not None and got_t.shape == expected.shape:
+        if not torch.isfinite(got_t).all():
+            hint = ("Not finite: exp(−1000) underflows to 0, even in float64. Normalise the posterior in log space "
+                    "(logsumexp).")
+        for value, what in mistakes:
+            if torch.allclose(got_t, value, rtol=1e-4, atol=1e-5):
+                hint = what
+                break
+    expect_close(got, expected, tried=tried, rtol=1e-4, atol=1e-4, hint=hint)
+
+
+@exercise("05.6", "The ELBO's gap is a KL divergence, derived", answer="elbo_gap", points=3,
+          hint="Write log p(x) = log p(x, z) − log p(z|x) for any z (Bayes' rule), average both sides over z ~ q, "
+               "and add and subtract log q(z|x) inside the average: one part is the ELBO, the other is a KL. Your "
+               "function computes that KL, with the posterior p(z|x) from Bayes' rule.",
+          more="The posterior's log is log p(x|z) + log p(z) minus its log-normaliser over the K states "
+               "(torch.log_softmax, or torch.logsumexp); q itself is log_qz.exp(); then a sum over the state axis.")
+def _check_elbo_gap(answer: Answer, rng: torch.Generator) -> None:
+    def model(n: int, k: int, level: float) -> tuple[torch.Tensor, torch.Tensor]:
+        log_px_z = level + 4 * torch.randn(n, k, generator=rng, dtype=torch.float64)
+        log_pz = torch.log_softmax(torch.randn(k, generator=rng, dtype=torch.float64), dim=0)
+        return log_px_z, log_pz
+
+    def random_q(n: int, k: int) -> torch.Tensor:
+        return torch.log_softmax(2 * torch.randn(n, k, generator=rng, dtype=torch.float64), dim=1)
+
+    with part("log p(x) − ELBO on random models and random q", weight=3):
+        for level in (-3.0, -1000.0):  # -1000: log p(x|z) of an image of a few thousand pixels; exp() underflows
+            n, k = int(torch.randint(2, 7, (), generator=rng)), int(torch.randint(2, 9, (), generator=rng))
+            log_px_z, log_pz = model(n, k, level)
+            log_qz = random_q(n, k)
+            got, tried = _gap_call(answer, log_px_z, log_pz, log_qz, "random q")
+            _expect_gap(got, _gap_identity(log_px_z, log_pz, log_qz), _gap_mistakes(log_px_z, log_pz, log_qz), tried)
+    with part("q equal to the exact posterior (gap 0), and q near it", weight=1):
+        n, k = int(torch.randint(2, 7, (), generator=rng)), int(torch.randint(3, 9, (), generator=rng))
+        log_px_z, log_pz = model(n, k, -20.0)
+        posterior = torch.log_softmax(log_px_z + log_pz, dim=1)
+        got, tried = _gap_call(answer, log_px_z, log_pz, posterior, "q = p(z|x) exactly")
+        _expect_gap(got, torch.zeros(n, dtype=torch.float64), _gap_mistakes(log_px_z, log_pz, posterior), tried)
+        near = torch.log_softmax(posterior + torch.randn(n, k, generator=rng, dtype=torch.float64), dim=1)
+        got, tried = _gap_call(answer, log_px_z, log_pz, near, "q = p(z|x) with its log-probabilities jittered")
+        _expect_gap(got, _gap_identity(log_px_z, log_pz, near), _gap_mistakes(log_px_z, log_pz, near), tried)

@@ -118,6 +118,16 @@ def share_seen(samples: torch.Tensor, data: torch.Tensor) -> float:
     return sum(tuple(row) in seen for row in samples.flatten(1).tolist()) / len(samples)
 
 
+def em_step(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
+            variances: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One EM step for a mixture of K 1-D Gaussians: x (n,), weights, means, variances (K,) -> the new three (K,)."""
+    log_joint = weights.log() + torch.distributions.Normal(means, variances.sqrt()).log_prob(x[:, None])  # (n, K)
+    resp = torch.softmax(log_joint, dim=1)
+    counts = resp.sum(0)
+    new_means = resp.T @ x / counts
+    return counts / len(x), new_means, (resp * (x[:, None] - new_means) ** 2).sum(0) / counts
+
+
 # ---- 03 representation learning ----------------------------------------------------------------------------------
 
 def pca_directions(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -181,7 +191,11 @@ def reparameterize(mean: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) 
     return mean + torch.exp(0.5 * logvar) * eps
 
 
-gaussian_kl = models.gaussian_kl  # (mean, logvar) (batch, d) -> KL(q || N(0, I)) per row, (batch,)
+def gaussian_kl(mean_q: torch.Tensor, logvar_q: torch.Tensor, mean_p: torch.Tensor,
+                logvar_p: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean_q, diag e^logvar_q) || N(mean_p, diag e^logvar_p)) per row, in nats: all (batch, d) -> (batch,).
+    With mean_p = logvar_p = 0 it is `models.gaussian_kl`, the KL to N(0, I)."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mean_q - mean_p) ** 2) / logvar_p.exp() - 1).sum(-1)
 
 
 def elbo(x: torch.Tensor, logits: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -199,6 +213,13 @@ def classifier_score(probs: torch.Tensor) -> torch.Tensor:
     """exp(mean KL(p(y | x) || p(y))) of class probabilities (n, C), from 1 to C: a scalar tensor."""
     marginal = probs.mean(0, keepdim=True)
     return (torch.special.xlogy(probs, probs) - torch.special.xlogy(probs, marginal)).sum(1).mean().exp()
+
+
+def elbo_gap(log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz: torch.Tensor) -> torch.Tensor:
+    """log p(x) - ELBO(q) = KL(q(z|x) || p(z|x)) per row for K latent states: log p(x|z) (n, K), log p(z) (K,),
+    log q(z|x) (n, K) -> (n,), with the posterior from Bayes' rule in log space."""
+    log_posterior = torch.log_softmax(log_px_z + log_pz, dim=1)
+    return (log_qz.exp() * (log_qz - log_posterior)).sum(1)
 
 
 # ---- 06 faces ----------------------------------------------------------------------------------------------------
@@ -240,10 +261,11 @@ REFERENCES: dict[str, Any] = {
     "01.1": sample_gaussian, "01.2": bayes_posterior, "01.3": generate, "01.4": nearest_distance,
     "02.1": gaussian_log_likelihood, "02.2": gaussian_mle, "02.3": best_bandwidth,
     "02.4": independent_pixel_log_likelihood, "02.5": log10_size, "02.6": histogram_density,
-    "02.7": neighbour_correlation, "02.8": share_seen,
+    "02.7": neighbour_correlation, "02.8": share_seen, "02.9": em_step,
     "03.1": pca_directions, "03.2": pca_encode_decode, "03.3": components_needed,
     "04.1": Encoder, "04.2": reconstruction_loss, "04.3": interpolate, "04.4": sample_box, "04.5": gap_share,
     "05.1": reparameterize, "05.2": gaussian_kl, "05.3": elbo, "05.4": iwae_estimate, "05.5": classifier_score,
+    "05.6": elbo_gap,
     "06.1": attribute_vector, "06.2": slerp, "06.3": apply_vector, "06.4": diversity,
     "03.5": code_for_classification, "06.6": unit_activity, **PREDICTIONS,
 }

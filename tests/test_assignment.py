@@ -77,7 +77,7 @@ def test_a_submission_without_a_time_is_on_time_and_a_naive_time_is_refused(tmp_
 @pytest.mark.parametrize("change, message", [
     (("notebook = \"02\"", "notebook = 2"), "notebook: 2 is not a notebook number"),
     (("timezone = \"Europe/Berlin\"", "timezone = \"Berlin\""), "timezone: 'Berlin' is not a time zone"),
-    (("\"02.3\" = 2", "\"02.9\" = 2"), "exercises.02.9: notebook's exercises are 02.1, 02.2"),
+    (("\"02.3\" = 2", "\"02.99\" = 2"), "exercises.02.99: notebook's exercises are 02.1, 02.2"),
     (("\"02.3\" = 2", "\"02.3\" = -2"), "exercises.02.3: points must be a positive number"),
     (("cap = 25", "cap = 250"), "late.cap: 250 is not a number of percent"),
     (("grace_minutes", "grace"), "late.grace: unknown field"),

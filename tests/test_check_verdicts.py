@@ -144,6 +144,26 @@ def _correlation_within_rows(images):
     return r.nanmean(0)[:, None].expand(-1, images.shape[-1] - 1)
 
 
+def _em_numpy(x, weights, means, variances):  # densities in NumPy, responsibilities normalised by their row sum
+    a = x.numpy()[:, None]
+    dens = weights.numpy() * np.exp(-(a - means.numpy()) ** 2 / (2 * variances.numpy())) \
+        / np.sqrt(2 * np.pi * variances.numpy())
+    r = dens / dens.sum(1, keepdims=True)
+    nk = r.sum(0)
+    mu = (r * a).sum(0) / nk
+    return torch.tensor(nk / len(a)), torch.tensor(mu), torch.tensor((r * (a - mu) ** 2).sum(0) / nk)
+
+
+def _em_flags(x, weights, means, variances, normalise=True, old_means=False, divide_by_n=True):
+    """One EM step in log space; the flags make a learner's mistakes."""
+    log_joint = weights.log() + torch.distributions.Normal(means, variances.sqrt()).log_prob(x[:, None])
+    r = torch.softmax(log_joint, dim=1) if normalise else log_joint.exp()
+    nk = r.sum(0)
+    mu = r.T @ x / nk
+    centre = means if old_means else mu
+    return nk / len(x) if divide_by_n else nk, mu, (r * (x[:, None] - centre) ** 2).sum(0) / nk
+
+
 def _share_seen_broadcast(samples, data):
     s, d = samples.flatten(1), data.flatten(1)
     return (s[:, None] == d[None]).all(-1).any(1).float().mean()
@@ -271,6 +291,33 @@ def _reparameterize_sqrt(mean, logvar, eps):
 
 def _kl_pytorch_example(mean, logvar):
     return -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1)
+
+
+def _kl_distributions(mean_q, logvar_q, mean_p, logvar_p):
+    q = torch.distributions.Normal(mean_q, (0.5 * logvar_q).exp())
+    return torch.distributions.kl_divergence(q, torch.distributions.Normal(mean_p, (0.5 * logvar_p).exp())).sum(-1)
+
+
+def _kl_std_ratio(mean_q, logvar_q, mean_p, logvar_p):  # written with the ratio of standard deviations
+    s = (0.5 * (logvar_q - logvar_p)).exp()
+    return (-torch.log(s) + 0.5 * (s ** 2 + (mean_q - mean_p) ** 2 / logvar_p.exp()) - 0.5).sum(dim=1)
+
+
+def _gap_by_definition(log_px_z, log_pz, log_qz):  # log p(x) − ELBO, which the identity says is the same
+    joint = log_px_z + log_pz
+    return torch.logsumexp(joint, dim=1) - (log_qz.exp() * (joint - log_qz)).sum(1)
+
+
+def _gap_manual(log_px_z, log_pz, log_qz):  # the posterior normalised by hand after subtracting the row's maximum
+    joint = log_px_z + log_pz
+    joint = joint - joint.max(dim=1, keepdim=True).values
+    log_post = joint - joint.exp().sum(1, keepdim=True).log()
+    q = log_qz.exp()
+    return torch.where(q > 0, q * (log_qz - log_post), 0.0).sum(1)
+
+
+def _kl_rows(log_a, log_b):
+    return (log_a.exp() * (log_a - log_b)).sum(1)
 
 
 def _elbo_distributions(x, logits, mean, logvar):
@@ -404,6 +451,11 @@ VERDICTS = {
         lambda s, d: len({tuple(r) for r in s.flatten(1).tolist()} & {tuple(r) for r in d.flatten(1).tolist()})
         / len(s),                                                                           # distinct samples only
     ]),
+    "02.9": ([_em_numpy, lambda *args: tuple(t.float() for t in _em_flags(*(a.float() for a in args)))], [  # float32
+        lambda x, w, m, v: _em_flags(x, w, m, v, normalise=False),                          # r not normalised
+        lambda x, w, m, v: _em_flags(x, w, m, v, old_means=True),                           # old means in σ²
+        lambda x, w, m, v: _em_flags(x, w, m, v, divide_by_n=False),                        # weights are N_k
+    ]),
     "03.1": ([_pca_eigh, _pca_left_of_transpose], [_pca_eigh_ascending, _pca_reversed]),
     "03.2": ([_encode_decode_projector], [
         lambda x, mean, w: ((x - mean) @ w, (x - mean) @ w @ w.T - mean),                  # subtracts the mean again
@@ -443,9 +495,13 @@ VERDICTS = {
         lambda mean, logvar, eps: mean + logvar * eps,                                      # log-variance as std
         lambda mean, logvar, eps: mean + torch.exp(0.5 * logvar) * torch.randn_like(mean),  # ignores eps
     ]),
-    "05.2": ([_kl_pytorch_example], [
-        lambda mean, logvar: 0.5 * (logvar.exp() + mean ** 2 - 1 - logvar).mean(dim=1),    # mean over dimensions
-        lambda mean, logvar: -0.5 * (logvar.exp() + mean ** 2 - 1 - logvar).sum(dim=1),    # sign
+    "05.2": ([_kl_distributions, _kl_std_ratio], [
+        lambda mq, lq, mp, lp: _kl_distributions(mp, lp, mq, lq),                          # KL(p ‖ q), reversed
+        lambda mq, lq, mp, lp: 0.5 * (lp - lq + (lq + (mq - mp) ** 2) / lp - 1).sum(-1),  # logvar used as σ²
+        lambda mq, lq, mp, lp: 0.5 * (torch.log(lp / lq) + (lq + (mq - mp) ** 2) / lp - 1).sum(-1),  # log of logvar
+        lambda mq, lq, mp, lp: 2 * _kl_distributions(mq, lq, mp, lp),                      # no ½
+        lambda mq, lq, mp, lp: 0.5 * (lp - lq + (mq - mp) ** 2 / lp.exp() - 1).sum(-1),   # no trace term
+        lambda mq, lq, mp, lp: _kl_distributions(mq, lq, mp, lp) / mq.shape[-1],           # mean over dimensions
     ]),
     "05.3": ([_elbo_distributions], [
         lambda x, logits, mean, logvar: -F.binary_cross_entropy_with_logits(
@@ -461,6 +517,11 @@ VERDICTS = {
         lambda p: torch.exp((torch.special.xlogy(p, p) - torch.special.xlogy(p, p.mean(1, keepdim=True))).sum(1)
                             .mean()),                                                       # p(y) over the wrong axis
         lambda p: torch.exp((torch.special.xlogy(p, p) - torch.special.xlogy(p, p.mean(0))).sum(1).sum()),  # sum
+    ]),
+    "05.6": ([_gap_by_definition, _gap_manual], [
+        lambda a, b, c: _kl_rows(torch.log_softmax(a + b, dim=1), c),                       # KL(posterior ‖ q)
+        lambda a, b, c: _kl_rows(c, a + b),                                                 # unnormalised posterior
+        lambda a, b, c: _kl_rows(c, torch.log_softmax(a, dim=1)),                           # forgets the prior
     ]),
     "06.1": ([_attribute_weights], [
         lambda z, has: z[has].mean(0) - z[~has].mean(0).mean(),                             # one number subtracted

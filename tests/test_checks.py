@@ -166,7 +166,7 @@ def test_the_registry_loads_one_notebooks_module_when_asked_for_one_of_its_keys(
             "print(len(checks.EXERCISES), checks.load('02'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "['course_lib.checks_03']"
-    assert out[1] == f"{len(checks.EXERCISES)} {[f'02.{i}' for i in range(1, 9)]}" and len(checks.EXERCISES) >= 30
+    assert out[1] == f"{len(checks.EXERCISES)} {[f'02.{i}' for i in range(1, 10)]}" and len(checks.EXERCISES) >= 30
 
 
 # ---- the plain-data channel ----
@@ -322,11 +322,11 @@ def test_the_graders_messages_show_inputs_by_shape_and_first_values_only():
 def test_an_answer_that_is_or_calls_course_libs_own_function_fails_the_learners_check_too():
     from course_lib import latent, models
 
-    def wrapper(mean, logvar):
-        return models.gaussian_kl(mean, logvar)
+    def wrapper(mean_q, logvar_q, mean_p, logvar_p):
+        return models.gaussian_kl(mean_q - mean_p, logvar_q)
 
-    def own(mean, logvar):
-        return 0.5 * (logvar.exp() + mean ** 2 - 1 - logvar).sum(dim=-1)
+    def own(mean_q, logvar_q, mean_p, logvar_p):
+        return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mean_q - mean_p) ** 2) / logvar_p.exp() - 1).sum(-1)
 
     class Encoder(models.ConvEncoder):
         pass
@@ -475,6 +475,24 @@ def share_seen(samples, data):
     return sum(tuple(row) in seen for row in samples.flatten(1).tolist()) / len(samples)
 
 
+def em_step(x, weights, means, variances):
+    log_joint = weights.log() + torch.distributions.Normal(means, variances.sqrt()).log_prob(x[:, None])
+    resp = torch.softmax(log_joint, dim=1)
+    counts = resp.sum(0)
+    new_means = resp.T @ x / counts
+    return counts / len(x), new_means, (resp * (x[:, None] - new_means) ** 2).sum(0) / counts
+
+
+def _em_sigma(x, weights, means, variances):  # returns standard deviations where variances are asked for
+    w, m, v = em_step(x, weights, means, variances)
+    return w, m, v.sqrt()
+
+
+def _em_no_weights_in_e_step(x, weights, means, variances):  # Bayes' rule without the prior w_k
+    _, m, v = em_step(x, torch.full_like(weights, 1 / len(weights)), means, variances)
+    return em_step(x, weights, means, variances)[0], m, v
+
+
 def _pooled_correlation(images):
     a, b = images[..., :-1].flatten(), images[..., 1:].flatten()
     return torch.corrcoef(torch.stack([a, b]))[0, 1]
@@ -538,6 +556,11 @@ NOTEBOOK_02 = {
         lambda s, d: share_seen(s, d) * len(s),                                            # a count
         lambda s, d: share_seen(torch.unique(s.flatten(1), dim=0), d.flatten(1)),          # drops repeats
         lambda s, d: share_seen(s.flatten(1).sum(1, keepdim=True), d.flatten(1).sum(1, keepdim=True)),  # same total
+    ]),
+    "02.9": (em_step, [
+        _em_sigma,                                                                         # σ, not σ²
+        _em_no_weights_in_e_step,                                                          # no w_k in the E step
+        lambda x, w, m, v: tuple(t[::-1] for t in em_step(x, w, m, v)),                    # components reordered
     ]),
 }
 
@@ -684,13 +707,22 @@ def reparameterize(mean, logvar, eps):
     return mean + torch.exp(0.5 * logvar) * eps
 
 
-def gaussian_kl(mean, logvar):
-    return 0.5 * (logvar.exp() + mean ** 2 - 1 - logvar).sum(dim=1)
+def gaussian_kl(mean_q, logvar_q, mean_p, logvar_p):
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mean_q - mean_p) ** 2) / logvar_p.exp() - 1).sum(dim=1)
+
+
+def kl_to_prior(mean, logvar):
+    return gaussian_kl(mean, logvar, torch.zeros_like(mean), torch.zeros_like(logvar))
 
 
 def elbo(x, logits, mean, logvar):
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(dim=1)
-    return -bce - gaussian_kl(mean, logvar)
+    return -bce - kl_to_prior(mean, logvar)
+
+
+def elbo_gap(log_px_z, log_pz, log_qz):
+    log_posterior = torch.log_softmax(log_px_z + log_pz, dim=1)
+    return (log_qz.exp() * (log_qz - log_posterior)).sum(1)
 
 
 def iwae_estimate(log_px_z, log_pz, log_qz):
@@ -709,13 +741,15 @@ NOTEBOOK_05 = {
         lambda mean, logvar, eps: (mean + torch.exp(0.5 * logvar) * eps).detach(),     # no gradient path
     ]),
     "05.2": (gaussian_kl, [
-        lambda mean, logvar: gaussian_kl(mean, logvar).sum(),                          # summed over the batch
-        lambda mean, logvar: 0.5 * (logvar.exp() + mean ** 2 - logvar).sum(dim=1),     # forgot the -1
+        lambda mq, lq, mp, lp: gaussian_kl(mq, lq, mp, lp).sum(),                      # summed over the batch
+        lambda mq, lq, mp, lp: gaussian_kl(mq, lq, mp, lp) + 0.5 * mq.shape[1],        # forgot the -1
+        lambda mq, lq, mp, lp: gaussian_kl(mp, lp, mq, lq),                            # KL(p ‖ q)
+        lambda mq, lq, mp, lp: kl_to_prior(mq - mp, lq),                               # p's variance ignored
     ]),
     "05.3": (elbo, [
         lambda x, logits, mean, logvar: -elbo(x, logits, mean, logvar),                # the loss, not the ELBO
         lambda x, logits, mean, logvar: -torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, x, reduction="none").flatten(1).mean(dim=1) - gaussian_kl(mean, logvar),  # mean over pixels
+            logits, x, reduction="none").flatten(1).mean(dim=1) - kl_to_prior(mean, logvar),  # mean over pixels
     ]),
     "05.4": (iwae_estimate, [
         lambda a, b, c: (a + b - c).mean(dim=1),                                       # the ELBO, not IWAE
@@ -728,6 +762,11 @@ NOTEBOOK_05 = {
         lambda p: p.max(1).values.mean(),                                              # mean confidence
         lambda p: torch.exp(-torch.special.xlogy(p.mean(0), p.mean(0)).sum()),          # variety only
         lambda p: classifier_score(p.T),                                               # classes as samples
+    ]),
+    "05.6": (elbo_gap, [
+        lambda a, b, c: -elbo_gap(a, b, c),                                            # the sign
+        lambda a, b, c: (c.exp() * (a + b - c)).sum(1),                                # the ELBO itself
+        lambda a, b, c: (c.exp() * (c - ((a + b).exp() / (a + b).exp().sum(1, keepdim=True)).log())).sum(1),  # exp
     ]),
 }
 
@@ -857,6 +896,8 @@ JUDGEMENT_MESSAGES = [
     ("03.3", 0, "Off by one"), ("03.3", 1, "SQUARE"),
     ("04.4", 0, "outside it"), ("04.4", 2, "training codes"), ("04.4", 5, "independently"), ("04.5", 1, "TEST points"),
     ("05.5", 0, "its exponential"), ("05.5", 1, "0 · log 0"),
+    ("05.2", 2, "other way round"), ("05.6", 0, "never negative"), ("05.6", 1, "the ELBO itself"),
+    ("05.6", 2, "underflows"), ("02.9", 1, "E step"),
     ("06.4", 0, "with itself"), ("06.4", 2, "Euclidean"),
 ]
 
