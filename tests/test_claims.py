@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from course_lib import checks_01, checks_03, checks_04, checks_06, config, density, models, pretrained, train
+from course_lib import checks_01, checks_03, checks_04, checks_06, config, density, models, pretrained, probe, train
 from course_lib.data import load_fashion_mnist
 
 
@@ -308,6 +308,88 @@ def test_nb05_what_the_failure_mode_section_quotes(collapse_stored):
     assert warm["rate"] == pytest.approx(plain["rate"], rel=0.15)  # 'much the same rate and distortion'
     assert warm["distortion"] == pytest.approx(plain["distortion"], rel=0.02)
     assert round(s["β=16, free bits 0.5"]["rate"], 1) == 7.5
+
+
+# ---- what the codes keep: linear probes and retrieval (notebooks 03, 04 and 05) -------------------------------
+
+def _probe_rows(codes, train_labels, test_labels):
+    """The notebooks' table (probe.probe_table with their settings), as name -> row."""
+    return {row["name"]: row for row in probe.probe_table(codes, train_labels, test_labels, n_labels=(100, 1000), k=10)}
+
+
+def _pca_codes(train_flat, test_flat, k):
+    mean = train_flat.mean(0)
+    w = torch.linalg.svd(train_flat - mean, full_matrices=False)[2][:k].T
+    return (train_flat - mean) @ w, (test_flat - mean) @ w
+
+
+def _encoded(model, *images):
+    with torch.no_grad():
+        return tuple(torch.cat([model.encode(b) for b in x.split(2000)]) for x in images)
+
+
+COLUMNS = ("probe@100", "probe@1000", "knn@10")
+
+
+def test_nb03_what_pca_codes_keep():
+    """Section 4, full mode: 'PCA with k = 2 scores about 45-49% in every column ... more than 20 points below the
+    pixels in each'; k = 50 'within about a point of the pixels (77% against 78% and 76%)' with 1000 labels and in
+    retrieval; with 100 labels 'behind the pixels (64% against 71%)'."""
+    train, test = load_fashion_mnist("train", n=10_000), load_fashion_mnist("test", n=2_000)
+    x_train, x_test = train.as_float().flatten(1), test.as_float().flatten(1)
+    rows = _probe_rows({"pixels": (x_train, x_test), "PCA, k = 2": _pca_codes(x_train, x_test, 2),
+                        "PCA, k = 50": _pca_codes(x_train, x_test, 50)}, train.labels, test.labels)
+    pixels, pca2, pca50 = rows["pixels"], rows["PCA, k = 2"], rows["PCA, k = 50"]
+    for column in COLUMNS:
+        assert 0.445 <= pca2[column] < 0.495 and pixels[column] - pca2[column] > 0.20, rows
+    for column in ("probe@1000", "knn@10"):
+        assert abs(pca50[column] - pixels[column]) < 0.015, rows
+    assert (pca50["probe@1000"], pixels["probe@1000"], pixels["knn@10"]) == pytest.approx((0.77, 0.78, 0.76), abs=0.005)
+    assert (pca50["probe@100"], pixels["probe@100"]) == pytest.approx((0.64, 0.71), abs=0.005)
+
+
+def test_nb04_the_autoencoder_code_keeps_more_class_than_pca_with_two_numbers():
+    """Section 4, full mode, the committed ae_2d on the grey images: more than PCA 'in every column, by about 8
+    points with 100 labels (53.6% against 45.5%), about 10 with 1000 labels and 15 in retrieval'; both 'at least 15
+    points behind' the pixels in every column."""
+    train, test = load_fashion_mnist("train", n=12_000), load_fashion_mnist("test", n=5_000)
+    pool, held_out = train.as_float(), test.as_float()
+    rows = _probe_rows({"pixels": (pool.flatten(1), held_out.flatten(1)),
+                        "PCA, k = 2": _pca_codes(pool.flatten(1), held_out.flatten(1), 2),
+                        "AE": _encoded(pretrained.load("ae_2d").model, pool, held_out)}, train.labels, test.labels)
+    pixels, pca, ae = rows["pixels"], rows["PCA, k = 2"], rows["AE"]
+    lead = {column: ae[column] - pca[column] for column in COLUMNS}
+    assert lead == pytest.approx({"probe@100": 0.08, "probe@1000": 0.10, "knn@10": 0.15}, abs=0.01), rows
+    assert (ae["probe@100"], pca["probe@100"]) == pytest.approx((0.536, 0.455), abs=0.0006)
+    assert all(pixels[column] - ae[column] >= 0.15 for column in COLUMNS), rows
+
+
+def test_nb05_what_each_code_keeps(binary_train, binary_test):
+    """The table before section 12, full mode, committed checkpoints: the 2-D VAE leads with 100 labels (58% against
+    the AE's 47% and PCA's 45%), by about 5 points over the AE with 1000, within 2 points of it in retrieval, both
+    well above PCA; at 16 dimensions PCA leads with 100 labels (65.5% against 60.3%) and the VAE by a point or two with
+    1000 (75% against 74%) and in retrieval (72% against 71%); binary pixels retrieve at 64.5%, the 16-D codes better;
+    with 1000 labels the 16-D codes 74% and 75% against the pixels' 73%; every 2-D code below 63%."""
+    labels_train, labels_test = load_fashion_mnist("train").labels[:10_000], load_fashion_mnist("test").labels[:5000]
+    pool, held_out = binary_train[:10_000], binary_test[:5000]
+    codes = {"pixels": (pool.flatten(1), held_out.flatten(1))}
+    for k in (2, 16):
+        codes[f"PCA {k}"] = _pca_codes(pool.flatten(1), held_out.flatten(1), k)
+    for name in ("ae_2d", "vae_2d", "vae_16d"):
+        codes[name] = _encoded(pretrained.load(name).model, pool, held_out)
+    rows = _probe_rows(codes, labels_train, labels_test)
+    table = {name: tuple(row[column] for column in COLUMNS) for name, row in rows.items()}
+    pixels, pca2, pca16, ae, vae2, vae16 = (table[n] for n in ("pixels", "PCA 2", "PCA 16", "ae_2d", "vae_2d", "vae_16d"))
+    assert (vae2[0], ae[0], pca2[0]) == pytest.approx((0.58, 0.47, 0.45), abs=0.005), table
+    assert vae2[0] > ae[0] > pca2[0] and vae2[1] - ae[1] == pytest.approx(0.05, abs=0.005), table
+    assert 0 < vae2[2] - ae[2] < 0.02 and min(vae2[2], ae[2]) - pca2[2] > 0.1, table
+    assert (pca16[0], vae16[0]) == pytest.approx((0.655, 0.603), abs=0.0006), table
+    assert 0.01 <= vae16[1] - pca16[1] < 0.02 and 0.01 <= vae16[2] - pca16[2] < 0.02, table
+    assert (vae16[1], pca16[1], vae16[2], pca16[2]) == pytest.approx((0.75, 0.74, 0.72, 0.71), abs=0.005), table
+    assert pixels[2] == pytest.approx(0.645, abs=0.0006) and pixels[2] < min(pca16[2], vae16[2]), table
+    assert pixels[1] == pytest.approx(0.73, abs=0.005) and pixels[1] < min(pca16[1], vae16[1]), table
+    assert max(max(row) for row in (pca2, ae, vae2)) < 0.63, table
+
 
 # ---- notebook 06 -------------------------------------------------------------------------------------------------
 
