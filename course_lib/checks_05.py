@@ -312,3 +312,53 @@ def _check_elbo_gap(answer: Answer, rng: torch.Generator) -> None:
         near = torch.log_softmax(posterior + torch.randn(n, k, generator=rng, dtype=torch.float64), dim=1)
         got, tried = _gap_call(answer, log_px_z, log_pz, near, "q = p(z|x) with its log-probabilities jittered")
         _expect_gap(got, _gap_identity(log_px_z, log_pz, near), _gap_mistakes(log_px_z, log_pz, near), tried)
+
+
+# ---- reading a rate–distortion sweep (interpretation) -----------------------------------------------------------
+
+def _sweep(rng: torch.Generator, n: int, *, beta_one_best: bool) -> tuple[list[float], list[float], list[float]]:
+    """A β sweep of n models (β ascending, 1 among them): rates falling and distortions rising with β, drawn until
+    the best ELBO is at β = 1 (beta_one_best) or elsewhere, and never where the plausible misreadings point (the
+    lowest distortion, the lowest rate, the lowest D + β·R)."""
+    while True:
+        betas = sorted({1.0, *(round(float(2 ** (6 * torch.rand((), generator=rng) - 3)), 2) for _ in range(n - 1))})
+        rates = sorted((float(5 + 40 * torch.rand((), generator=rng)) for _ in betas), reverse=True)
+        distortions = sorted(float(200 + 80 * torch.rand((), generator=rng)) for _ in betas)
+        totals = [r + d for r, d in zip(rates, distortions)]
+        best = totals.index(min(totals))
+        losses = [d + b * r for b, r, d in zip(betas, rates, distortions)]
+        misread = {distortions.index(min(distortions)), rates.index(min(rates)), losses.index(min(losses))}
+        if len(betas) == n and best not in misread and (betas[best] == 1.0) == beta_one_best:
+            return betas, rates, distortions
+
+
+@exercise("05.7", "Which model of a β sweep has the best ELBO (interpretation)", answer="best_elbo", points=2,
+          hint="The ELBO does not care which β a model was trained with: it is the same objective for every model, "
+               "−(distortion + rate), in nats per image. Compare the models on it, not on what each one minimised.",
+          more="one number per model from its rate and distortion; the index of the largest; the β and the ELBO at "
+               "that index (a negative number).")
+def _check_best_elbo(answer: Answer, rng: torch.Generator) -> None:
+    for name, n, beta_one_best in (("β = 1 best", 4, True), ("another β best", 5, False), ("another β best", 6, False)):
+        betas, rates, distortions = _sweep(rng, n, beta_one_best=beta_one_best)
+        elbos = [-(r + d) for r, d in zip(rates, distortions)]
+        best = elbos.index(max(elbos))
+        tried = (f"best_elbo(betas={betas}, rates={[round(r, 1) for r in rates]}, "
+                 f"distortions={[round(d, 1) for d in distortions]})")
+        with part(f"a sweep of {n} models, {name}"):
+            got = answer(betas, rates, distortions, tried=tried)
+            if not isinstance(got, (tuple, list)) or len(got) != 2:
+                raise CheckFailure(tried, "a pair (β, ELBO)", short(got), "Return two numbers: the β and its ELBO.")
+            beta, elbo = as_number(got[0]), as_number(got[1])
+            if beta != betas[best]:
+                losses = [d + b * r for b, r, d in zip(betas, rates, distortions)]
+                readings = [(distortions.index(min(distortions)), "That model reconstructs best, but it pays for it "
+                                                                   "in rate: the ELBO counts both."),
+                            (rates.index(min(rates)), "That model sends the fewest nats, but distorts the most: the "
+                                                      "ELBO counts both."),
+                            (losses.index(min(losses)), "Each model minimised its own D + β·R with its own β; those "
+                                                        "losses are on different scales. The ELBO weighs rate and "
+                                                        "distortion equally.")]
+                why = " ".join(text for index, text in readings if betas[index] == beta)
+                raise CheckFailure(tried, f"β = {betas[best]:g}", short(got[0]), why)
+            expect_close(elbo, elbos[best], tried=tried, rtol=1e-6,
+                         hint="The ELBO is minus the sum of distortion and rate: a negative number of nats per image.")

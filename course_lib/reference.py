@@ -222,6 +222,12 @@ def elbo_gap(log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz: torch.Tensor)
     return (log_qz.exp() * (log_qz - log_posterior)).sum(1)
 
 
+def best_elbo(betas: list[float], rates: list[float], distortions: list[float]) -> tuple[float, float]:
+    """The β of the model with the highest ELBO = −(distortion + rate), and that ELBO (nats per image)."""
+    elbos = [-(r + d) for r, d in zip(rates, distortions)]
+    best = elbos.index(max(elbos))
+    return betas[best], elbos[best]
+
 # ---- 06 faces ----------------------------------------------------------------------------------------------------
 
 attribute_vector = latent.attribute_vector  # (z (n, d), has_attribute (n,) bool) -> (d,)
@@ -266,6 +272,7 @@ REFERENCES: dict[str, Any] = {
     "04.1": Encoder, "04.2": reconstruction_loss, "04.3": interpolate, "04.4": sample_box, "04.5": gap_share,
     "05.1": reparameterize, "05.2": gaussian_kl, "05.3": elbo, "05.4": iwae_estimate, "05.5": classifier_score,
     "05.6": elbo_gap,
+    "05.7": best_elbo,
     "06.1": attribute_vector, "06.2": slerp, "06.3": apply_vector, "06.4": diversity,
     "03.5": code_for_classification, "06.6": unit_activity, **PREDICTIONS,
 }

@@ -518,6 +518,14 @@ VERDICTS = {
                             .mean()),                                                       # p(y) over the wrong axis
         lambda p: torch.exp((torch.special.xlogy(p, p) - torch.special.xlogy(p, p.mean(0))).sum(1).sum()),  # sum
     ]),
+    "05.7": ([lambda b, r, d: max(zip(b, (-(x + y) for x, y in zip(r, d))), key=lambda pair: pair[1]),
+              lambda b, r, d: (lambda e: (b[int(e.argmax())], float(e.max())))(-(np.array(r) + np.array(d)))], [
+        lambda b, r, d: (b[d.index(min(d))], -(r[d.index(min(d))] + d[d.index(min(d))])),   # lowest distortion
+        lambda b, r, d: (lambda loss: (b[loss.index(min(loss))], -min(loss)))(              # lowest D + beta R
+            [y + beta * x for beta, x, y in zip(b, r, d)]),
+        lambda b, r, d: (lambda e: (b[e.index(min(e))], min(e)))([x + y for x, y in zip(r, d)]),  # ELBO's sign
+        lambda b, r, d: (1.0, -(r[b.index(1.0)] + d[b.index(1.0)])),                        # always beta = 1
+    ]),
     "05.6": ([_gap_by_definition, _gap_manual], [
         lambda a, b, c: _kl_rows(torch.log_softmax(a + b, dim=1), c),                       # KL(posterior ‖ q)
         lambda a, b, c: _kl_rows(c, a + b),                                                 # unnormalised posterior
@@ -604,6 +612,7 @@ PARTLY = {
     ("00.2", 0): (0.4, 0.4),  # integers: values right, dtype wrong (fails the thresholds, not the edge or the copy)
     ("00.2", 1): (0.4, 0.4),  # rounding is thresholding at 0.5: wrong at the edge, whose threshold is drawn
     ("00.3", 0): (0.8, 0.8),  # only the pixels equal to the threshold are wrong
+    ("05.7", 3): (1 / 3, 1 / 3),  # always beta = 1: right on the one sweep where beta = 1 wins
 }
 
 CASES = [(key, "right", i) for key, (right, _) in VERDICTS.items() for i in range(len(right))] + \

@@ -725,6 +725,11 @@ def elbo_gap(log_px_z, log_pz, log_qz):
     return (log_qz.exp() * (log_qz - log_posterior)).sum(1)
 
 
+def best_elbo(betas, rates, distortions):
+    elbos = [-(r + d) for r, d in zip(rates, distortions)]
+    return betas[elbos.index(max(elbos))], max(elbos)
+
+
 def iwae_estimate(log_px_z, log_pz, log_qz):
     return torch.logsumexp(log_px_z + log_pz - log_qz, dim=1) - np.log(log_px_z.shape[1])
 
@@ -762,6 +767,12 @@ NOTEBOOK_05 = {
         lambda p: p.max(1).values.mean(),                                              # mean confidence
         lambda p: torch.exp(-torch.special.xlogy(p.mean(0), p.mean(0)).sum()),          # variety only
         lambda p: classifier_score(p.T),                                               # classes as samples
+    ]),
+    "05.7": (best_elbo, [
+        lambda b, r, d: (b[d.index(min(d))], -(r[d.index(min(d))] + d[d.index(min(d))])),  # lowest distortion
+        lambda b, r, d: (b[r.index(min(r))], -(r[r.index(min(r))] + d[r.index(min(r))])),  # lowest rate
+        lambda b, r, d: (lambda loss: (b[loss.index(min(loss))], -min(loss)))(             # lowest D + beta R
+            [y + beta * x for beta, x, y in zip(b, r, d)]),
     ]),
     "05.6": (elbo_gap, [
         lambda a, b, c: -elbo_gap(a, b, c),                                            # the sign
@@ -898,6 +909,7 @@ JUDGEMENT_MESSAGES = [
     ("05.5", 0, "its exponential"), ("05.5", 1, "0 · log 0"),
     ("05.2", 2, "other way round"), ("05.6", 0, "never negative"), ("05.6", 1, "the ELBO itself"),
     ("05.6", 2, "underflows"), ("02.9", 1, "E step"),
+    ("05.7", 0, "pays for it in rate"), ("05.7", 1, "distorts the most"), ("05.7", 2, "different scales"),
     ("06.4", 0, "with itself"), ("06.4", 2, "Euclidean"),
 ]
 
