@@ -286,3 +286,15 @@ def test_the_readme_syllabus_quotes_the_self_study_table_and_both_plans():
     lesson, exercises, total = steps["all"]
     assert f"{total // 60} h {total % 60} min in all ({lesson // 60} h {lesson % 60} min of lessons, " \
            f"{exercises // 60} h {exercises % 60} min of exercises)" in " ".join(readme.split())
+
+
+@pytest.mark.parametrize("number", [n for n in sorted(LESSONS) if n != "00"])
+def test_the_sections_an_exercise_notebook_practises_are_sections_of_its_lesson(number):
+    """Each exercise notebook's "**The lesson.**" paragraph names lesson sections by title; a reordered or renamed
+    lesson must not leave it pointing at sections that are gone."""
+    [solutions] = (ROOT / "solutions").glob(f"{number}_*.ipynb")
+    opening = nbformat.read(solutions, as_version=4).cells[0].source
+    paragraph = opening.split("**The lesson.**", 1)[1].split("\n\n", 1)[0]
+    named = set(re.findall(r"\*([^*]+)\*", " ".join(paragraph.split())))
+    titles, _ = lesson_text(number)
+    assert named and named <= titles, f"{solutions.name}: no sections {named - titles} in {sorted(titles)}"
