@@ -6,7 +6,8 @@ import math
 import numpy as np
 import torch
 
-from course_lib.checks import Answer, AnswerRaised, CheckFailure, as_number, exercise, expect_close, part, short
+from course_lib.checks import (Answer, AnswerRaised, CheckFailure, as_number, exercise, expect_choice, expect_close,
+                               expect_prediction, part, short)
 
 
 @exercise("02.1", "The Gaussian log-likelihood", answer="gaussian_log_likelihood", points=1,
@@ -404,3 +405,45 @@ def _check_em_step(answer: Answer, rng: torch.Generator) -> None:
                 break
         got, tried = _em_call(answer, x, fixed, "parameters EM has converged to")
         _expect_em(got, _em_step(x, *fixed), x, fixed, tried)
+
+
+# ---- predictions: a value committed before the cell that measures it (see course_lib.checks) ----------------------
+
+BINARY_28X28_DIGITS = 237  # 2^784 written out: floor(784 · log10 2) + 1 digits (tests/test_claims.py computes it)
+DIGITS_TOLERANCE = 15
+NEIGHBOUR_CORRELATION = 0.41  # mean of 02.7's map on the binarised test set: 0.409 (10,000 images), 0.413 (1,000)
+CORRELATION_TOLERANCE = 0.2
+
+
+@exercise("02.10", "Predict: how many digits has the number of black-and-white 28 × 28 images?",
+          answer="my_digits_binary_28x28", points=1,
+          hint="Each of the 784 pixels is black or white, whatever the others are: the count is a power of 2. Ten "
+               "factors of 2 make about a thousand, three digits.",
+          more="Write one whole number before you run log10_size; you are graded for a reasoned estimate, not for "
+               "code.")
+def _check_digits_prediction(answer: Answer, rng: torch.Generator) -> None:
+    expect_prediction(answer, measured=BINARY_28X28_DIGITS, tolerance=DIGITS_TOLERANCE,
+                      what="the number of digits of the number of black-and-white 28 × 28 images",
+                      hint="2 to the power 784: every 10 factors of 2 add about 3 digits.")
+
+
+@exercise("02.11", "Predict: can a density be higher than 1?", answer="my_density_can_exceed_one", points=1,
+          hint="A density's area is 1, not its height. How tall must a bar be whose width is 0.02 and which holds a "
+               "tenth of the points?",
+          more='Write "yes" or "no" (in quotes) before you run the cell that draws the histogram.')
+def _check_density_prediction(answer: Answer, rng: torch.Generator) -> None:
+    expect_choice(answer, right="yes", choices=("yes", "no"),
+                  what="whether the density of the ink per image rises above 1 somewhere",
+                  hint="Height times width is a probability; with narrow bins, the height can be large.")
+
+
+@exercise("02.12", "Predict: how strongly do neighbouring pixels of real images correlate?",
+          answer="my_correlation_real", points=1,
+          hint="Inside a garment neighbouring pixels are both on, on the background both off; where do they differ? "
+               "Binarising by sampling adds noise that weakens the link, but does not remove it.",
+          more="Write one number between -1 and 1 before you run the cell that measures the map.")
+def _check_correlation_prediction(answer: Answer, rng: torch.Generator) -> None:
+    expect_prediction(answer, measured=NEIGHBOUR_CORRELATION, tolerance=CORRELATION_TOLERANCE,
+                      what="the mean correlation of neighbouring pixels of the binarised test images",
+                      hint="Think of the edges of a garment (the only places where neighbours differ) against its "
+                           "area, and of the noise the binary sampling adds.")

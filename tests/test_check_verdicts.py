@@ -559,6 +559,20 @@ VERDICTS = {
         200,                                                                                 # the end of the axis
         "80",                                                                                # a string, not a number
     ]),
+    "02.10": ([237, 236.0, 230, np.int64(250)], [
+        784,                                                                                 # the number of pixels
+        9,                                                                                   # "a few billion"
+        "237",                                                                               # a string, not a number
+    ]),
+    "02.11": (["yes", " Yes", "YES"], [
+        "no",                                                                                # a density as a probability
+        "True",                                                                              # not one of the choices
+    ]),
+    "02.12": ([0.4, 0.5, torch.tensor(0.3), np.float64(0.55)], [
+        0.0,                                                                                 # pixels as independent
+        0.95,                                                                                # as in the grey images' core
+        -0.4,                                                                                # the sign
+    ]),
     "04.6": ([0.7, 0.6, np.float32(0.85), torch.tensor(0.74)], [
         0.05,                                                                                # "95% of test codes fit"
         0.3,                                                                                 # the map looks filled

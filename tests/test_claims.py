@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from course_lib import checks_01, checks_03, checks_04, checks_06, config, density, models, pretrained, probe, train
+from course_lib import checks_01, checks_02, checks_03, checks_04, checks_06, config, density, models, pretrained, probe, train
 from course_lib.data import load_fashion_mnist
 
 
@@ -55,6 +55,19 @@ def test_nb02_neighbouring_pixels_correlate_in_data_but_not_in_independent_pixel
     binary = correlation(binary_test)
     assert grey > 0.5 and 0.15 < binary < grey
     assert abs(correlation(samples)) < 0.05
+
+
+def test_nb02_what_the_02_predictions_are_graded_on(binary_test):
+    """Exercises 02.10-02.12 grade predictions against these facts: the digits of 2^784, a density of the ink per
+    test image taller than 1 (02.6's 50 bins of width 0.02), and the mean of 02.7's neighbour-correlation map."""
+    assert len(str(2**784)) == checks_02.BINARY_28X28_DIGITS == math.floor(784 * math.log10(2)) + 1
+    ink = load_fashion_mnist("test").as_float().mean(dim=(1, 2, 3))
+    counts = torch.histogram(ink, bins=torch.linspace(0.0, 1.0, 51)).hist
+    assert (counts / (len(ink) * 0.02)).max() > 1  # the answer "yes" of 02.11
+    a, b = binary_test[:, 0, :, :-1], binary_test[:, 0, :, 1:]
+    a, b = a - a.mean(0), b - b.mean(0)
+    correlation = (a * b).mean(0) / (a.pow(2).mean(0).sqrt() * b.pow(2).mean(0).sqrt())
+    assert correlation.nanmean().item() == pytest.approx(checks_02.NEIGHBOUR_CORRELATION, abs=0.01)
 
 
 # ---- notebook 04 -------------------------------------------------------------------------------------------------
