@@ -282,11 +282,12 @@ def _expect_gap(got: Any, expected: torch.Tensor, mistakes: list[tuple[torch.Ten
 
 
 @exercise("05.6", "The ELBO's gap is a KL divergence, derived", answer="elbo_gap", points=3,
-          hint="Write log p(x) = log p(x, z) − log p(z|x) for any z (Bayes' rule), average both sides over z ~ q, "
-               "and add and subtract log q(z|x) inside the average: one part is the ELBO, the other is a KL. Your "
-               "function computes that KL, with the posterior p(z|x) from Bayes' rule.",
-          more="The posterior's log is log p(x|z) + log p(z) minus its log-normaliser over the K states "
-               "(torch.log_softmax, or torch.logsumexp); q itself is log_qz.exp(); then a sum over the state axis.")
+          hint="log p(x) does not depend on z, so it equals its own average over z ~ q; inside that average, Bayes' "
+               "rule writes it with p(x, z) and the posterior p(z|x). What is left once the ELBO is taken out?",
+          more="log p(x) = log p(x, z) − log p(z|x) for any z; average over q and add and subtract log q(z|x): one "
+               "part is the ELBO, the other a KL, which your function computes. The posterior's log is log p(x|z) + "
+               "log p(z) minus its log-normaliser over the K states (torch.log_softmax, or torch.logsumexp); q "
+               "itself is log_qz.exp(); then a sum over the state axis.")
 def _check_elbo_gap(answer: Answer, rng: torch.Generator) -> None:
     def model(n: int, k: int, level: float) -> tuple[torch.Tensor, torch.Tensor]:
         log_px_z = level + 4 * torch.randn(n, k, generator=rng, dtype=torch.float64)
@@ -333,10 +334,11 @@ def _sweep(rng: torch.Generator, n: int, *, beta_one_best: bool) -> tuple[list[f
 
 
 @exercise("05.7", "Which model of a β sweep has the best ELBO (interpretation)", answer="best_elbo", points=2,
-          hint="The ELBO does not care which β a model was trained with: it is the same objective for every model, "
-               "−(distortion + rate), in nats per image. Compare the models on it, not on what each one minimised.",
-          more="one number per model from its rate and distortion; the index of the largest; the β and the ELBO at "
-               "that index (a negative number).")
+          hint="Is there one objective by which every model can be scored, whatever β it was trained with? Write it "
+               "with the two columns you are given.",
+          more="The ELBO is −(distortion + rate), nats per image, for every model; each model's own loss D + β·R is "
+               "not comparable across models. One number per model, the index of the largest, and the β and the "
+               "ELBO at that index (a negative number).")
 def _check_best_elbo(answer: Answer, rng: torch.Generator) -> None:
     for name, n, beta_one_best in (("β = 1 best", 4, True), ("another β best", 5, False), ("another β best", 6, False)):
         betas, rates, distortions = _sweep(rng, n, beta_one_best=beta_one_best)

@@ -568,7 +568,8 @@ VERDICTS = {
         "no",                                                                                # a density as a probability
         "True",                                                                              # not one of the choices
     ]),
-    "02.12": ([0.4, 0.5, torch.tensor(0.3), np.float64(0.55)], [
+    "02.12": ([0.4, 0.5, torch.tensor(0.3), np.float64(0.45)], [
+        0.6,                                                                                 # a round guess, too high
         0.0,                                                                                 # pixels as independent
         0.95,                                                                                # as in the grey images' core
         -0.4,                                                                                # the sign
