@@ -343,7 +343,8 @@ def rate_distortion(model: VAE, x: torch.Tensor, *, batch_size: int = 1000,
                     generator: torch.Generator | None = None) -> tuple[float, float]:
     """(rate, distortion) of a VAE on images x, both in nats per image (means over the images).
 
-    rate = KL(q(z|x) || N(0, I)), in closed form: how much the code tells about x.
+    rate = KL(q(z|x) || N(0, I)), in closed form; averaged over the data it is an upper bound on the information
+    the code carries about x (that information plus KL(q(z) || N(0, I)) of the aggregate posterior q(z)).
     distortion = -E_q(z|x) log p(x|z), Bernoulli pixels summed over the image, estimated with one z per image.
     For binary x, distortion + rate is the negative ELBO (one z), whatever beta the model was trained with.
     x: (n, C, H, W) float in [0, 1]. generator: on the model's device, for repeatable noise.
