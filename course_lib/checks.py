@@ -398,9 +398,9 @@ def _not_done_message(ex: Exercise, functions: list[str]) -> str:
     if called is not ex:
         return (f"[{ex.key}] {ex.title}: not done yet: your `{called.answer}` (exercise {called.key}) is not done yet, "
                 f"and your answer calls it. Finish {called.key} first.")
-    blank = ("the `...` with your prediction" if "value_of" in functions  # a prediction's blank (see value_of)
-             else "the `raise NotImplementedError` with your code")
-    message = f"[{ex.key}] {ex.title}: not done yet. Replace {blank}."
+    if "value_of" in functions:  # a prediction's blank: no hint before the learner commits to a guess
+        return f"[{ex.key}] {ex.title}: not done yet. Replace the `...` with your prediction."
+    message = f"[{ex.key}] {ex.title}: not done yet. Replace the `raise NotImplementedError` with your code."
     return message + (f"\nHint: {ex.hint}" if ex.hint else "")
 
 

@@ -874,7 +874,8 @@ JUDGEMENTS = {
 
 def test_a_prediction_is_read_as_a_value_and_graded_without_showing_the_measurement():
     assert checks.run_check("04.6", ...).status == NOT_DONE  # the exercise notebook's blank
-    assert "Replace the `...` with your prediction" in checks.run_check("04.6", ...).message
+    blank = checks.run_check("04.6", ...).message
+    assert "Replace the `...` with your prediction" in blank and "Hint" not in blank  # no hint before the guess
     assert checks.run_check("04.6", 0.74).passed and checks.run_check("01.5", "  Generate ").passed
     unknown = checks.run_check("01.5", "gan").message
     assert "'copier', 'generate', 'nature'" in unknown
