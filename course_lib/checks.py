@@ -708,10 +708,22 @@ def _decode(data: bytes, limit: int) -> Any:
 
 # ---- comparing ----------------------------------------------------------------------------------------------------
 
+def _real_array(value: Any) -> np.ndarray:
+    """`value` (a number, array, tensor or nested list) as a float64 array; TypeError or ValueError if it is not
+    made of real numbers (a complex value is refused, not cut to its real part)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        value = value.double() if value.is_floating_point() else value  # bfloat16 has no NumPy dtype
+    array = np.asarray(value)
+    if np.iscomplexobj(array):
+        raise TypeError("complex numbers are not real numbers")
+    return array.astype(np.float64)
+
+
 def as_number(value: object) -> float | None:
-    """`value` as a float if it is one number (int, float, or an array or tensor holding one), else None."""
+    """`value` as a float if it is one real number (int, float, or an array or tensor holding one), else None."""
     try:
-        array = np.asarray(value.detach() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
+        array = _real_array(value)
     except (TypeError, ValueError, RuntimeError):
         return None
     return float(array.reshape(())) if array.size == 1 else None
@@ -721,11 +733,11 @@ def expect_close(got: Any, expected: Any, *, tried: str, hint: str = "", rtol: f
                  atol: float = 1e-5) -> None:
     """Raise CheckFailure unless `got` matches `expected` (numbers, arrays or tensors) in shape and value."""
     try:
-        got_array = np.asarray(got.detach().cpu() if isinstance(got, torch.Tensor) else got, dtype=np.float64)
+        got_array = _real_array(got)
     except (TypeError, ValueError, RuntimeError):
-        raise CheckFailure(tried, expected, got, hint or "The answer should be a number, array or tensor.")
-    want = np.asarray(expected.detach().cpu() if isinstance(expected, torch.Tensor) else expected,
-                      dtype=np.float64)
+        raise CheckFailure(tried, expected, got, hint or "The answer should be real numbers: a number, array or "
+                                                          "tensor (not complex).")
+    want = _real_array(expected)
     if got_array.shape != want.shape:
         raise CheckFailure(tried, f"shape {want.shape}", f"shape {got_array.shape}",
                            hint or "Check which axis you reduce over.")

@@ -951,3 +951,14 @@ def test_the_references_pass_and_wrong_answers_fail_on_the_graders_secret_inputs
         assert result.passed, result.message
         for index, wrong in enumerate(wrong_answers):
             assert checks.evaluate(ex, checks.LocalAnswer(wrong), seed).status == FAILED, f"{key} wrong answer {index}"
+
+
+def test_a_complex_answer_is_refused_not_cut_to_its_real_part():
+    """Red-team finding: np.complex128(0.74 + 100j) passed prediction 04.6, and a complex64 result passed 00.3,
+    because the comparison cast to float64 and dropped the imaginary part."""
+    assert checks.as_number(np.complex128(0.74 + 100j)) is None and checks.as_number(0.74) == 0.74
+    assert checks.as_number(torch.tensor(0.75, dtype=torch.bfloat16)) == 0.75  # a real number NumPy cannot hold
+    with pytest.raises(CheckFailure) as failed:
+        checks.expect_close(torch.ones(3, dtype=torch.complex64) + 5j, torch.ones(3), tried="t")
+    assert "not complex" in failed.value.hint
+    assert checks.run_check("04.6", np.complex128(0.74 + 100j)).points == 0
