@@ -35,38 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from course_lib.environment import use_this_python  # noqa: E402
 from course_lib.make_exercises import checked_key, solution_regions  # noqa: E402
-from tests.test_workshop import in_class, keys_in, plan_rows  # noqa: E402  (the one parser of the plan's table)
-
-HEADING = re.compile(r"^## (?:\d+\.\s*)?(.+?)\s*$", re.M)
-ITALIC = re.compile(r"\*([^*]+)\*")
-WORD = re.compile(r"\w+")
-
-
-def sections(nb: nbformat.NotebookNode) -> list[str]:
-    """The `## ` section each cell belongs to ('' before the first)."""
-    current, found = "", []
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and (titles := HEADING.findall(cell.source)):
-            current = titles[0]
-        found.append(current)
-    return found
-
-
-def lesson_cells(nb: nbformat.NotebookNode, run: str, skip: str) -> list[bool]:
-    """Which cells of the lesson the plan's row runs; ValueError naming a section the lesson does not have."""
-    of_cell = sections(nb)
-    titles = set(of_cell) - {""}
-    named_run, named_skip = ITALIC.findall(run), ITALIC.findall(skip)
-    unknown = [name for name in named_run + named_skip if name not in titles]
-    if unknown:
-        raise ValueError(f"the plan names sections the lesson does not have: {unknown}; it has {sorted(titles)}")
-    if run.strip().lower().startswith("all"):
-        return [section not in named_skip for section in of_cell]
-    return [section == "" or section in named_run for section in of_cell]
-
-
-def words(cells: list[nbformat.NotebookNode]) -> int:
-    return sum(len(WORD.findall(c.source)) for c in cells if c.cell_type == "markdown")
+# the one parser of the plans' tables, the one word count and the guide's two allowances:
+from tests.test_workshop import (EXERCISE_MINUTES, NOTEBOOK, WORDS_PER_MINUTE, in_class, keys_in,  # noqa: E402
+                                 lesson_cells, plan_rows, words)
 
 
 def timed_run(nb: nbformat.NotebookNode, chosen: list[bool], folder: Path, cell_timeout: int) -> dict:
@@ -100,10 +71,6 @@ def in_class_exercises(name: str, keys: list[str]) -> tuple[nbformat.NotebookNod
     return nb, {i for i, source in solved.items() if checked_key(source) not in keys}
 
 
-WORDS_PER_MINUTE = 100  # the reading pace docs/workshop.md assumes
-EXERCISE_MINUTES = 6  # the allowance per in-class exercise it assumes
-
-
 def seconds(part: dict) -> float:
     """A run's seconds: kernel start plus every cell."""
     return part["kernel"] + sum(part["cells"].values()) if part else 0.0
@@ -115,7 +82,7 @@ def summarise(fast: dict, full: dict, plan_mode: str) -> str:
              f"{plan_mode} mode | the plan gives |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     planned = {}
     for row in plan_rows(fast["plan"]):
-        if number := re.search(r"`(\d\d)_", row["notebook"]):
+        if number := NOTEBOOK.search(row["notebook"]):
             start, end = [60 * int(h) + int(m) for h, m in re.findall(r"(\d+):(\d\d)", row["time"])]
             planned[number[1]] = planned.get(number[1], 0) + end - start
     for quick, slow in zip(fast["rows"], full["rows"]):
@@ -150,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     load_start, results, broken = os.getloadavg(), [], False
     print(f"{args.plan}, {args.mode} mode; {os.cpu_count()} CPUs; load average {load_start[0]:.2f}")
     for row in plan_rows(args.plan):
-        found = re.search(r"`(\d\d)_", row["notebook"])
+        found = NOTEBOOK.search(row["notebook"])
         if not found or (args.only and found[1] not in args.only):
             continue
         number = found[1]
@@ -160,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         result = {"notebook": number, "time": row["time"], "lesson": timed_run(lesson, chosen, lesson_path.parent,
                                                                                 args.cell_timeout),
                   "lesson_words": words([c for c, run in zip(lesson.cells, chosen) if run])}
-        keys = [k for k in in_class([row]) if k.startswith(number)]
-        exercise_paths = list((ROOT / "exercises").glob(f"{number}_*.ipynb"))
+        keys = [k for k in in_class([row]) if k.startswith(number[:2])]  # 05b's exercises are in 05's notebook
+        exercise_paths = list((ROOT / "exercises").glob(f"{number[:2]}_*.ipynb"))
         if keys and exercise_paths:
             nb, homework = in_class_exercises(exercise_paths[0].name, keys)
             result["exercises"] = timed_run(nb, [True] * len(nb.cells), ROOT / "exercises", args.cell_timeout)

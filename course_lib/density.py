@@ -1,7 +1,7 @@
-"""Density models and the likelihood definition the course's model comparisons share (notebooks 01, 02, 05).
+"""Density models and the likelihood definition the course's model comparisons share (notebooks 01, 02, 05, 05b).
 
 The comparison of density models on images uses ONE definition throughout, the dynamic binarisation of the
-papers notebook 05 compares with (other papers binarise the data once, statically, and get other numbers):
+papers notebook 05b compares with (other papers binarise the data once, statically, and get other numbers):
 - images are binarised by sampling: each pixel is 1 with probability equal to its grey value,
   `binarize(x, seed=TEST_SEED)`; the test set is sampled once, with a fixed seed, so every model is scored on
   the very same binary images. Models fitted once (notebook 02's) use one sample of the training set

@@ -1,4 +1,4 @@
-"""Pretrained models for notebook 05, and the script that makes them: `python -m course_lib.pretrained`.
+"""Pretrained models for notebooks 05 and 05b, and the script that makes them: `python -m course_lib.pretrained`.
 
 Data, the convention of the papers the course stands beside (density.py says more): Fashion-MNIST binarised by
 sampling each pixel from its grey value. The networks see a fresh binary sample of every training batch
@@ -26,7 +26,7 @@ in the working folder (a notebook in notebooks/) or notebooks/checkpoints in it 
 `pip install .`, run from inside the clone).
 
 `python -m course_lib.pretrained faces` trains notebook 06's faces VAE instead (see `faces_main`), and
-`python -m course_lib.pretrained collapse` the small VAEs of notebook 05's section on failure modes (see
+`python -m course_lib.pretrained collapse` the small VAEs of notebook 05b's section on failure modes (see
 `collapse_main`): their figures and pictures go to collapse.json next to the checkpoints.
 """
 from __future__ import annotations
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {args.out} in {figures['seconds']:.0f} s")
 
 
-# ---- notebook 05's failure modes: `python -m course_lib.pretrained collapse` -----------------------------------
+# ---- notebook 05b's failure modes: `python -m course_lib.pretrained collapse` ----------------------------------
 
 # Small MLP VAEs with a 16-D latent, one per setting: a beta sweep, then the collapsing beta with a remedy.
 COLLAPSE_RECIPE = dict(latent_dim=16, widths=(256,), n_train=20_000, epochs=10, batch_size=128, lr=1e-3)
@@ -318,7 +318,7 @@ def collapse_main(argv: list[str] | None = None) -> Path:
     training images and the full binarised test set, and write COLLAPSE_FILE into --out (default: the repository's
     checkpoints)."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.pretrained collapse",
-                                     description="Train notebook 05's small VAEs for its section on failure modes.")
+                                     description="Train notebook 05b's small VAEs for its section on failure modes.")
     parser.add_argument("--out", type=Path, default=REPOSITORY_FOLDER, help="folder for collapse.json")
     args = parser.parse_args(argv)
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Claims the notebooks make about data and models, measured again so that the prose cannot drift from the facts.
 
-Each test names the notebook and the sentence it checks. The figures of notebook 05's likelihood table are tied
+Each test names the notebook and the sentence it checks. The figures of notebook 05b's likelihood table are tied
 to the committed checkpoints: part of them is recomputed here, and the gap to the published figure is asserted.
 """
 import math
@@ -236,8 +236,8 @@ def test_nb05_a_baseline_removes_most_of_the_score_function_noise():
 
 
 def test_nb05_table_rows_and_the_gaps_the_prose_quotes(figures):
-    """Section 12: the ConvHVAE row (Norouzi et al. 2020, read from the table image in sajadn/Exemplar-VAE), the
-    '9.2 nats below it', and Burda et al.'s equal-k pair, '1.57 nats'."""
+    """Notebook 05b, section 2: the ConvHVAE row (Norouzi et al. 2020, read from the table image in
+    sajadn/Exemplar-VAE), the '9.2 nats below it', and Burda et al.'s equal-k pair, '1.57 nats'."""
     published, ours = figures["published"], figures["models"]["vae_16d"]["iwae"]
     assert published["Fashion-MNIST, ConvHVAE with a Gaussian prior (Norouzi et al. 2020)"] == -225.38
     assert ours - published["Fashion-MNIST, ConvHVAE with a Gaussian prior (Norouzi et al. 2020)"] == pytest.approx(-9.2, abs=0.05)
@@ -248,8 +248,8 @@ def test_nb05_table_rows_and_the_gaps_the_prose_quotes(figures):
 
 
 def test_nb05_what_the_k_sweep_shows(figures):
-    """Section 12: 'rises by about 3.5 nats per image from K = 1 to K = 3000, most of it by K = 100, and the last
-    tenfold step (300 to 3000) adds about 0.23 nats'."""
+    """Notebook 05b, section 2: 'rises by about 3.5 nats per image from K = 1 to K = 3000, most of it by K = 100,
+    and the last tenfold step (300 to 3000) adds about 0.23 nats'."""
     sweep = {int(k): v for k, v in figures["models"]["vae_16d"]["iwae_vs_k"].items()}
     rise = sweep[3000] - sweep[1]
     assert rise == pytest.approx(3.5, abs=0.05)
@@ -258,7 +258,7 @@ def test_nb05_what_the_k_sweep_shows(figures):
 
 
 
-# ---- notebook 05, the VAE's failure modes --------------------------------------------------------------------------
+# ---- notebook 05b, the VAE's failure modes -------------------------------------------------------------------------
 
 RERUN = ("β=1", "β=16", "β=16, free bits 0.5")  # the settings the section's claims compare
 
@@ -379,7 +379,7 @@ def test_nb04_the_autoencoder_code_keeps_more_class_than_pca_with_two_numbers():
 
 
 def test_nb05_what_each_code_keeps(binary_train, binary_test):
-    """Section 12's table, full mode, committed checkpoints: the 2-D VAE leads with 100 labels (58% against
+    """Notebook 05b, section 1's table, full mode, committed checkpoints: the 2-D VAE leads with 100 labels (58% vs
     the AE's 47% and PCA's 45%), by about 5 points over the AE with 1000, within 2 points of it in retrieval, both
     well above PCA; at 16 dimensions PCA leads with 100 labels (65.5% against 60.3%) and the VAE by a point or two with
     1000 (75% against 74%) and in retrieval (72% against 71%); binary pixels retrieve at 64.5%, the 16-D codes better;

@@ -1,5 +1,5 @@
 """The committed checkpoints of notebook 05 are found wherever the course is installed, load, are small, and
-reproduce the figures the script measured; the claims notebook 05 makes about those figures hold for figures
+reproduce the figures the script measured; the claims notebook 05b makes about those figures hold for figures
 recomputed here."""
 import json
 import os
@@ -76,7 +76,7 @@ def test_the_recomputed_figures_match_the_committed_ones(figures, recomputed):
 
 
 def test_notebook_05_claims_hold(figures):
-    """Notebook 05's table and what it says of it (the test above ties these figures to the checkpoints)."""
+    """Notebook 05b's table and what it says of it (the test above ties these figures to the checkpoints)."""
     m = figures["models"]
     independent, mixture = m["independent pixels"]["log_likelihood"], m["Bernoulli mixture (K=100)"]["log_likelihood"]
     vae2, vae16 = m["vae_2d"], m["vae_16d"]
@@ -102,7 +102,7 @@ def test_prior_samples_of_the_checkpoints_are_images_in_range():
 
 
 def test_vae_parameter_count_claim():
-    # notebook 05: the 16-D VAE's decoder "has about 40 600 parameters against the mixture's 78 500; the encoder's
+    # notebook 05b: the 16-D VAE's decoder "has about 40 600 parameters against the mixture's 78 500; the encoder's
     # other 56 000 only serve to fit and evaluate it"
     vae = pretrained.build("vae_16d")
     decoder, encoder = (sum(p.numel() for p in part.parameters()) for part in (vae.decoder, vae.encoder))

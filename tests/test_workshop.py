@@ -43,8 +43,8 @@ def section(markdown: str, heading: str) -> str:
 
 
 def cells(line: str) -> list[str]:
-    """The cells of one table row; an escaped pipe (\\|) stays inside its cell."""
-    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+    """The cells of one table row; an escaped pipe (\\|) stays inside its cell, as a pipe."""
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
 
 
 def tables(text: str) -> list[list[dict[str, str]]]:
@@ -106,8 +106,8 @@ def test_the_two_session_plan_fits_two_sessions_and_covers_the_course():
     assert len(rows) == sum(map(len, sessions)), "every row's session is 1 or 2"
     for number, session in enumerate(sessions, start=1):
         assert check_session(session, f"session {number}") <= 180
-    notebooks = {m for row in rows for m in re.findall(r"`(0\d)_", row["notebook"])}
-    assert notebooks == {f"0{i}" for i in range(7)}, f"notebooks in the two sessions: {sorted(notebooks)}"
+    notebooks = {m for row in rows for m in NOTEBOOK.findall(row["notebook"])}
+    assert notebooks == set(LESSONS), f"notebooks in the two sessions: {sorted(notebooks)}"
     keys = in_class(rows)
     assert len(keys) == len(set(keys)), "an exercise is set twice"
     assert set(keys) <= set(checks.EXERCISES), f"unknown exercises: {sorted(set(keys) - set(checks.EXERCISES))}"
@@ -228,40 +228,103 @@ class TestTheInClassSubset:
 
 # ---- the plans against the lessons, the self-study table and the README ------------------------------------------
 
-LESSONS = {p.name[:2]: p for p in sorted((ROOT / "notebooks").glob("0*.ipynb"))}
+LESSONS = {p.name.split("_")[0]: p for p in sorted((ROOT / "notebooks").glob("0*.ipynb"))}  # "05", "05b", ...
+NOTEBOOK = re.compile(r"`(\d\d[a-z]?)_")  # the (first) lesson a plan's row names: `05_...`, `05b_...`
+HEADING = re.compile(r"^## (?:\d+\.\s*)?(.+?)\s*$", re.M)  # a lesson's section: `## 3. Title`
+ITALIC = re.compile(r"\*([^*]+)\*")
+WORD = re.compile(r"\w+")
 WORDS_PER_MINUTE = 100  # the reading pace docs/workshop.md assumes
+EXERCISE_MINUTES = 6  # the allowance per in-class exercise it assumes
+
+
+def sections(nb: nbformat.NotebookNode) -> list[str]:
+    """The `## ` section each cell belongs to ('' before the first)."""
+    current, found = "", []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and (titles := HEADING.findall(cell.source)):
+            current = titles[0]
+        found.append(current)
+    return found
+
+
+def lesson_cells(nb: nbformat.NotebookNode, run: str, skip: str) -> list[bool]:
+    """Which cells of the lesson a plan's row runs (cells before the first section always); ValueError naming a
+    section the lesson does not have."""
+    of_cell = sections(nb)
+    titles = set(of_cell) - {""}
+    named_run, named_skip = ITALIC.findall(run), ITALIC.findall(skip)
+    unknown = [name for name in named_run + named_skip if name not in titles]
+    if unknown:
+        raise ValueError(f"the plan names sections the lesson does not have: {unknown}; it has {sorted(titles)}")
+    if run.strip().lower().startswith("all"):
+        return [section not in named_skip for section in of_cell]
+    return [section == "" or section in named_run for section in of_cell]
+
+
+def words(cells: list[nbformat.NotebookNode]) -> int:
+    """The words of the markdown cells among `cells`: what is read."""
+    return sum(len(WORD.findall(c.source)) for c in cells if c.cell_type == "markdown")
 
 
 def lesson_text(number: str) -> tuple[set[str], int]:
-    """The `## ` section titles (without their numbers) and the number of markdown words of lesson `number`."""
+    """The `## ` section titles (without their numbers) and the number of markdown words of lesson `number` ("05b")."""
     cells = nbformat.read(LESSONS[number], as_version=4).cells
-    markdown = "\n".join(c.source for c in cells if c.cell_type == "markdown")
-    return set(re.findall(r"^## (?:\d+\.\s*)?(.+?)\s*$", markdown, re.M)), len(re.findall(r"\w+", markdown))
+    return set(sections(nbformat.NotebookNode(cells=cells))) - {""}, words(cells)
 
 
 @pytest.mark.parametrize("heading", ["The 3-hour plan", "The two-session plan"])
 def test_the_sections_a_plan_names_are_sections_of_the_lesson(heading):
     for row in plan_rows(heading):
-        if number := re.search(r"`(\d\d)_", row["notebook"]):
-            titles, _ = lesson_text(number[1])
+        if numbers := NOTEBOOK.findall(row["notebook"]):  # a row may name two lessons: 05, then 05b at home
+            titles = set().union(*(lesson_text(number)[0] for number in numbers))
             named = re.findall(r"\*([^*]+)\*", row["run"] + " " + row["skip (send home)"])
             assert set(named) <= titles, f"{row['notebook']}: no sections {set(named) - titles} in {sorted(titles)}"
 
 
+@pytest.mark.parametrize("heading", ["The 3-hour plan", "The two-session plan"])
+def test_each_plan_row_gives_at_least_its_measured_sum_and_reads_the_words_its_sections_hold_now(heading):
+    """The measured table under each plan: its words are those of the sections the row runs, counted now (a lesson
+    that grows after the measurement fails this until the table is measured again); its reading and exercise
+    allowances are the stated ones; and the plan gives each notebook at least the sum, as the guide says."""
+    measured = [t for t in tables(section(WORKSHOP.read_text(encoding="utf-8"), heading)) if "words read" in t[0]]
+    assert len(measured) == 1, f"'{heading}' should hold one measured table, found {len(measured)}"
+    rows = {row["notebook"]: row for row in measured[0]}
+    given = notebook_minutes(heading)
+    for row in plan_rows(heading):
+        if not (number := NOTEBOOK.search(row["notebook"])):
+            continue
+        nb = nbformat.read(LESSONS[number[1]], as_version=4)
+        counted = words([c for c, run in zip(nb.cells, lesson_cells(nb, row["run"], row["skip (send home)"])) if run])
+        table = rows[number[1]]
+        assert int(table["words read"].replace(",", "")) == counted, f"{heading}, {number[1]}: re-measure the table"
+        assert table["reading"] == f"{counted / WORDS_PER_MINUTE:.1f} min", (heading, number[1])
+        in_class_here = keys_in(row["exercises in class"])
+        assert table["in-class exercises"] == f"{len(in_class_here)} × {EXERCISE_MINUTES} min", (heading, number[1])
+        sum_column = next(k for k in table if k.startswith("sum, run in "))  # "sum, run in fast mode"
+        run_seconds = float(re.match(r"(\d+) s", table[f"run, {sum_column.split()[3]}"])[1])
+        total = float(re.match(r"([\d.]+) min", table[sum_column])[1])
+        expected = counted / WORDS_PER_MINUTE + EXERCISE_MINUTES * len(in_class_here) + run_seconds / 60
+        assert abs(total - expected) < 0.1, f"{heading}, {number[1]}: a sum of {total} min, not {expected:.1f}"
+        assert table["the plan gives"] == f"{given[number[1]]} min", (heading, number[1])
+        assert given[number[1]] >= total, f"{heading}: {number[1]} gets {given[number[1]]} min for a sum of {total}"
+
+
 def notebook_minutes(heading: str) -> dict[str, int]:
-    """{notebook number: minutes the plan gives it}."""
+    """{lesson number: minutes the plan gives it}; a row that names two lessons counts for the first."""
     found: dict[str, int] = {}
     for row, (start, end) in zip(rows := plan_rows(heading), minutes(rows)):
-        if number := re.search(r"`(\d\d)_", row["notebook"]):
+        if number := NOTEBOOK.search(row["notebook"]):
             found[number[1]] = found.get(number[1], 0) + end - start
     return found
 
 
 def self_study() -> dict[str, tuple[int, int, int]]:
-    """{step: (lesson, exercises, total) minutes} of the self-study table, the **all** row included."""
+    """{step ("05b"): (lesson, exercises, total) minutes} of the self-study table, the **all** row included; a
+    lesson whose exercises are in another lesson's notebook (05b's, in 05's) has "—" there, read as 0."""
     rows = tables(section(WORKSHOP.read_text(encoding="utf-8"), "The self-study path"))[0]
-    return {row["step"][:2] if row["step"][:2].isdigit() else "all":
-            tuple(int(re.match(r"\**(\d+) min", row[c])[1]) for c in ("lesson", "exercises", "total")) for row in rows}
+    return {step[0] if (step := re.match(r"\d\d[a-z]?\b", row["step"])) else "all":
+            tuple(int(found[1]) if (found := re.match(r"\**(\d+) min", row[c])) else 0
+                  for c in ("lesson", "exercises", "total")) for row in rows}
 
 
 def test_the_self_study_table_adds_up_and_gives_every_lesson_its_reading_time():
@@ -278,17 +341,20 @@ def test_the_readme_syllabus_quotes_the_self_study_table_and_both_plans():
     rows = tables(section(readme, "Syllabus"))[0]
     steps, three_hours, two_sessions = self_study(), notebook_minutes("The 3-hour plan"), notebook_minutes(
         "The two-session plan")
+    assert sorted(re.search(r"notebooks/(\d\d[a-z]?)_", row["notebook"])[1] for row in rows) == sorted(LESSONS)
     for row in rows:
-        number = re.search(r"notebooks/(\d\d)_", row["notebook"])[1]
+        number = re.search(r"notebooks/(\d\d[a-z]?)_", row["notebook"])[1]
         lesson, exercises, _ = steps[number]
-        assert row["self-study (lesson + exercises)"] == f"{lesson} + {exercises} min", number
-        assert row["workshop: 3-hour plan / two sessions"] == f"{three_hours[number]} / {two_sessions[number]} min"
+        study = f"{lesson} + {exercises} min" if exercises else f"{lesson} min (its exercises are in 05's notebook)"
+        assert row["self-study (lesson + exercises)"] == study, number
+        assert row["workshop: 3-hour plan / two sessions"] == \
+            f"{three_hours.get(number, 0)} / {two_sessions.get(number, 0)} min", number
     lesson, exercises, total = steps["all"]
     assert f"{total // 60} h {total % 60} min in all ({lesson // 60} h {lesson % 60} min of lessons, " \
            f"{exercises // 60} h {exercises % 60} min of exercises)" in " ".join(readme.split())
 
 
-@pytest.mark.parametrize("number", [n for n in sorted(LESSONS) if n != "00"])
+@pytest.mark.parametrize("number", [n for n in sorted(LESSONS) if n != "00" and len(n) == 2])
 def test_the_sections_an_exercise_notebook_practises_are_sections_of_its_lesson(number):
     """Each exercise notebook's "**The lesson.**" paragraph names lesson sections by title; a reordered or renamed
     lesson must not leave it pointing at sections that are gone."""
@@ -296,5 +362,5 @@ def test_the_sections_an_exercise_notebook_practises_are_sections_of_its_lesson(
     opening = nbformat.read(solutions, as_version=4).cells[0].source
     paragraph = opening.split("**The lesson.**", 1)[1].split("\n\n", 1)[0]
     named = set(re.findall(r"\*([^*]+)\*", " ".join(paragraph.split())))
-    titles, _ = lesson_text(number)
+    titles = set().union(*(lesson_text(n)[0] for n in LESSONS if n[:2] == number))  # 05's exercises: 05 and 05b
     assert named and named <= titles, f"{solutions.name}: no sections {named - titles} in {sorted(titles)}"
