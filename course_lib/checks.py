@@ -710,14 +710,28 @@ def _decode(data: bytes, limit: int) -> Any:
 
 def _real_array(value: Any) -> np.ndarray:
     """`value` (a number, array, tensor or nested list) as a float64 array; TypeError or ValueError if it is not
-    made of real numbers (a complex value is refused, not cut to its real part)."""
+    made of real numbers: a complex value is refused, not cut to its real part. Anything but a tensor or a numeric
+    array is converted element by element, so a non-number (a string, None, a dict) is refused before any array of
+    it is built: a list of long strings would otherwise cost the grader gigabytes of memory."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         value = value.double() if value.is_floating_point() else value  # bfloat16 has no NumPy dtype
-    array = np.asarray(value)
-    if np.iscomplexobj(array):
-        raise TypeError("complex numbers are not real numbers")
-    return array.astype(np.float64)
+        value = value.numpy()
+    if isinstance(value, np.ndarray) and value.dtype != object and not np.iscomplexobj(value):
+        return value.astype(np.float64)
+    try:
+        array = np.asarray(value, dtype=np.complex128)
+    except OverflowError as error:
+        raise ValueError("a number too large for float64") from error
+    if np.any(array.imag != 0):  # None and NaN-imaginary values land here too
+        raise TypeError("not real numbers (a complex number, None or another non-number)")
+    return array.real.copy()
+
+
+def real_tensor(value: Any, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """An answer as a real tensor of `dtype`, for checks that compute with it; TypeError or ValueError as
+    `expect_close` has them (a complex answer is refused, not cut to its real part)."""
+    return torch.from_numpy(_real_array(value)).to(dtype)
 
 
 def as_number(value: object) -> float | None:
@@ -754,7 +768,7 @@ def ks_distance(sample: Any, cdf: Callable[[torch.Tensor], torch.Tensor]) -> flo
     """The Kolmogorov–Smirnov distance between the numbers in `sample` and a distribution: the largest gap between
     their empirical CDF and `cdf` (a function of a float64 tensor). For n draws from that very distribution it
     exceeds t with probability at most 2 exp(-2 n t²): about 3e-11 for t = 0.025 and n = 20,000."""
-    x = torch.as_tensor(sample, dtype=torch.float64).flatten().sort().values
+    x = real_tensor(sample).flatten().sort().values
     f = cdf(x)
     steps = torch.arange(len(x) + 1, dtype=torch.float64) / len(x)
     return float(torch.maximum(steps[1:] - f, f - steps[:-1]).max())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checks import (Answer, CheckFailure, exercise, expect_choice, expect_close, ks_distance,
+from course_lib.checks import (Answer, CheckFailure, exercise, expect_choice, expect_close, ks_distance, real_tensor,
                                standard_normal_cdf)
 
 
@@ -22,7 +22,7 @@ def _check_sample_gaussian(answer: Answer, rng: torch.Generator) -> None:
     for mean, cov in cases:
         tried = (f"sample_gaussian(mean={[round(v, 3) for v in mean.tolist()]}, "
                  f"cov={[[round(v, 3) for v in row] for row in cov.tolist()]}, n=20000)")
-        x = torch.as_tensor(answer(mean, cov, 20000, tried=tried)).double()
+        x = real_tensor(answer(mean, cov, 20000, tried=tried))
         if x.shape != (20000, len(mean)):
             raise CheckFailure(tried, f"shape (20000, {len(mean)})", f"shape {tuple(x.shape)}",
                                "Return one row per sample, one column per dimension.")
@@ -82,7 +82,7 @@ def _check_generate(answer: Answer, rng: torch.Generator) -> None:
     means[0, 0, :] = 0.0  # pixels that are never on ...
     means[0, 1, :] = 1.0  # ... and always on in the data
     tried = "generate(pixel_means of shape (1, 6, 5), k=4000)"
-    x = torch.as_tensor(answer(means, 4000, tried=tried)).float()
+    x = real_tensor(answer(means, 4000, tried=tried), torch.float32)
     if x.shape != (4000, *means.shape):
         raise CheckFailure(tried, f"shape (4000, {', '.join(map(str, means.shape))})", f"shape {tuple(x.shape)}",
                            "Return k images, each shaped like pixel_means.")

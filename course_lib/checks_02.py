@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from course_lib.checks import (Answer, AnswerRaised, CheckFailure, as_number, exercise, expect_choice, expect_close,
-                               expect_prediction, part, short)
+                               expect_prediction, part, real_tensor, short)
 
 
 @exercise("02.1", "The Gaussian log-likelihood", answer="gaussian_log_likelihood", points=1,
@@ -106,7 +106,7 @@ def _check_independent_pixel(answer: Answer, rng: torch.Generator) -> None:
         p = train.mean(0).clamp(eps, 1 - eps)
         expected = test @ p.log() + (1 - test) @ (1 - p).log()
         try:
-            finite = bool(torch.isfinite(torch.as_tensor(got, dtype=torch.float64)).all())
+            finite = bool(torch.isfinite(real_tensor(got)).all())
         except (TypeError, ValueError, RuntimeError):
             finite = True
         hint = ("A probability of exactly 0 or 1 makes an unseen pixel value infinitely unlikely: clamp p."
@@ -176,7 +176,7 @@ def _check_histogram_density(answer: Answer, rng: torch.Generator) -> None:
         expected = _bin_counts(x, edges) / (len(x) * widths)
         hint = "Divide each count by the number of points AND by the bin's width."
         try:
-            got_t = torch.as_tensor(got, dtype=torch.float64)
+            got_t = real_tensor(got)
         except (TypeError, ValueError, RuntimeError):
             got_t = None
         if got_t is not None and got_t.shape == expected.shape:
@@ -226,7 +226,7 @@ def _check_neighbour_correlation(answer: Answer, rng: torch.Generator) -> None:
         got = answer(images, tried=tried)
         expected = _neighbour_correlation(images)
         try:
-            got_t = torch.as_tensor(got, dtype=torch.float64)
+            got_t = real_tensor(got)
         except (TypeError, ValueError, RuntimeError):
             raise CheckFailure(tried, f"a tensor of shape ({h}, {w - 1})", got) from None
         if got_t.shape != expected.shape:
@@ -288,7 +288,7 @@ def _check_share_seen(answer: Answer, rng: torch.Generator) -> None:
 def _mixture_log_likelihood(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
                             variances: torch.Tensor) -> float:
     """Σ_i log Σ_k w_k N(x_i | μ_k, σ²_k), float64."""
-    x, w, m, v = (torch.as_tensor(t, dtype=torch.float64) for t in (x, weights, means, variances))
+    x, w, m, v = (real_tensor(t) for t in (x, weights, means, variances))
     log_joint = w.log() - 0.5 * (torch.log(2 * math.pi * v) + (x[:, None] - m) ** 2 / v)
     return torch.logsumexp(log_joint, dim=1).sum().item()
 
@@ -331,10 +331,10 @@ def _em_hint(got: tuple, x: torch.Tensor, start: tuple[torch.Tensor, ...]) -> st
                  "w_k under the constraint Σ_k w_k = 1 (a Lagrange multiplier) gives N_k / n.")]
     for flags, hint in mistakes:
         wrong = _em_step(x, *start, **flags)
-        if all(torch.allclose(torch.as_tensor(g, dtype=torch.float64), w, rtol=1e-4, atol=1e-6)
+        if all(torch.allclose(real_tensor(g), w, rtol=1e-4, atol=1e-6)
                for g, w in zip(got, wrong)):
             return hint
-    total = float(torch.as_tensor(got[0], dtype=torch.float64).sum())
+    total = float(real_tensor(got[0]).sum())
     if not math.isclose(total, 1.0, rel_tol=1e-4):
         return f"The new weights sum to {total:.4g}: they are probabilities, so they must sum to 1."
     return ("E step: responsibilities by Bayes' rule. M step: maximise Σ_i Σ_k r_ik [log w_k + log N(x_i | μ_k, "
@@ -384,7 +384,7 @@ def _check_em_step(answer: Answer, rng: torch.Generator) -> None:
         for _ in range(3):
             x, *start = _em_case(rng, int(torch.randint(2, 5, (), generator=rng)), 60)
             got, tried = _em_call(answer, x, tuple(start), "a random start")
-            new = [torch.as_tensor(value, dtype=torch.float64) for value in got]
+            new = [real_tensor(value) for value in got]
             if math.isclose(float(new[0].sum()), 1.0, rel_tol=1e-6) and bool((new[0] > 0).all() & (new[2] > 0).all()):
                 before, after = _mixture_log_likelihood(x, *start), _mixture_log_likelihood(x, *new)
                 if not after >= before - 1e-9 * abs(before):

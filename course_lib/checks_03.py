@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.checks import Answer, CheckFailure, exercise, expect_close, expect_prediction, short
+from course_lib.checks import Answer, CheckFailure, exercise, expect_close, expect_prediction, real_tensor, short
 
 
 def _pca_data(n: int, d: int, rng: torch.Generator) -> torch.Tensor:
@@ -25,7 +25,7 @@ def _check_pca_directions(answer: Answer, rng: torch.Generator) -> None:
         got = answer(x, k, tried=tried)
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise CheckFailure(tried, "a pair (mean, W)", got)
-        mean, w = (torch.as_tensor(part, dtype=torch.float32) for part in got)
+        mean, w = (real_tensor(part, torch.float32) for part in got)
         expect_close(mean, x.mean(0), tried=tried + " -> mean", rtol=1e-4, atol=1e-4)
         if tuple(w.shape) != (d, k):
             raise CheckFailure(tried + " -> W", f"shape ({d}, {k}): one direction per column", tuple(w.shape),

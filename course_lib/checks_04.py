@@ -6,7 +6,7 @@ from typing import Any, Callable
 import torch
 
 from course_lib.checks import (Answer, CheckFailure, as_number, exercise, expect_close, expect_prediction, ks_distance,
-                               short)
+                               real_tensor, short)
 
 
 ENCODER_LAYERS = [("Conv2d", (16, 14, 14)), ("Conv2d", (32, 7, 7)), ("Conv2d", (64, 4, 4)), ("Linear", None)]
@@ -151,7 +151,7 @@ def _check_reconstruction_loss(answer: Answer, rng: torch.Generator) -> None:
         expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
         expected = expected.flatten(1).sum(1)
         try:
-            got_t = torch.as_tensor(got, dtype=torch.float32)
+            got_t = real_tensor(got, torch.float32)
         except (TypeError, ValueError, RuntimeError):
             raise CheckFailure(tried, expected, got, "Return a tensor with one number per image.") from None
         hint = ""

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import torch
 
-from course_lib.checks import Answer, CheckFailure, as_number, exercise, expect_close, part, short
+from course_lib.checks import Answer, CheckFailure, as_number, exercise, expect_close, part, real_tensor, short
 
 
 def _gaussian_cases(rng: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -86,7 +86,7 @@ def _kl_mistakes(mq: torch.Tensor, lq: torch.Tensor, mp: torch.Tensor, lp: torch
 def _kl_hint(got: Any, mistakes: list[tuple[torch.Tensor, str]], default: str) -> str:
     """The hint of the first mistake whose value `got` matches, else `default` (NaN gets its own)."""
     try:
-        got_t = torch.as_tensor(got, dtype=torch.float64)
+        got_t = real_tensor(got)
     except (TypeError, ValueError, RuntimeError):
         return default
     if got_t.isnan().any():
@@ -267,7 +267,7 @@ def _expect_gap(got: Any, expected: torch.Tensor, mistakes: list[tuple[torch.Ten
     hint = "Compute the posterior p(z|x) by Bayes' rule (in log space), then KL(q ‖ p(z|x)) = Σ_z q (log q − log " \
            "p(z|x)) for each row."
     try:
-        got_t = torch.as_tensor(got, dtype=torch.float64)
+        got_t = real_tensor(got)
     except (TypeError, ValueError, RuntimeError):
         got_t = None
     if got_t is not None and got_t.shape == expected.shape:

@@ -962,3 +962,31 @@ def test_a_complex_answer_is_refused_not_cut_to_its_real_part():
         checks.expect_close(torch.ones(3, dtype=torch.complex64) + 5j, torch.ones(3), tried="t")
     assert "not complex" in failed.value.hint
     assert checks.run_check("04.6", np.complex128(0.74 + 100j)).points == 0
+
+
+def test_a_list_of_long_strings_is_refused_before_any_array_of_them_is_built():
+    """Red-team finding: the comparison called np.asarray(answer) with no dtype, so a sandboxed answer of
+    ["x" * 200_000] + [""] * 5_000 (215 kB on the channel) made the grader's own process allocate 4.8 GB."""
+    import tracemalloc
+    strings = ["x" * 10**5] + [""] * 10**3
+    tracemalloc.start()
+    try:
+        assert checks.as_number(strings) is None
+        with pytest.raises(CheckFailure):
+            checks.expect_close(strings, torch.ones(len(strings)), tried="t")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6, f"{peak / 1e6:.0f} MB to refuse 100 kB of strings"
+    assert checks.as_number(10**400) is None and checks.as_number(None) is None  # neither a number nor a crash
+    assert "Hint" not in checks.run_check("04.6", 10**400).message
+
+
+@pytest.mark.parametrize("key", ["02.7", "04.2", "05.6"])
+def test_a_check_that_computes_with_the_answer_refuses_a_complex_one(key):
+    """Red-team finding: checks that converted the answer with torch.as_tensor(..., dtype=float) passed a complex
+    answer whose real part is right (02.7 and 04.2 did, in a real grading)."""
+    right = ANSWERS[key][0]  # this file's own right answer (course_lib's reference is refused as an answer)
+    assert checks.run_check(key, right).passed
+    complex_answer = lambda *args, **kwargs: right(*args, **kwargs).to(torch.complex128) + 1j  # noqa: E731
+    assert not checks.run_check(key, complex_answer).passed
